@@ -1,0 +1,58 @@
+"""
+A per-host cache for the composite facts, because pyinfra 3 caches no facts and
+runs each operation twice (prepare, then execute).
+
+The cache is valid until one of our operations changes the host: the
+``changes_host`` decorator forgets it as soon as an operation yields a command at
+execute time, so the next operation reads the host afresh. A converged run thus
+reads each host once.
+
+    from operations.state import read_state
+    dom0 = read_state(host, Dom0State)
+"""
+
+from __future__ import annotations
+
+from functools import wraps
+from typing import Any
+from weakref import WeakKeyDictionary
+
+from pyinfra.context import ContextObject, ctx_host, ctx_state
+
+_cache: "WeakKeyDictionary[Any, dict[Any, Any]]" = WeakKeyDictionary()
+
+
+def _real(host):
+    """The Host object itself, not pyinfra's context proxy (weakrefs need it)."""
+
+    return host._get_module() if isinstance(host, ContextObject) else host
+
+
+def read_state(host, fact_cls, **kwargs):
+    """The fact's value, read from the host once until something changes it."""
+
+    host = _real(host)
+    per_host = _cache.setdefault(host, {})
+    key = (fact_cls, tuple(sorted(kwargs.items())))
+    if key not in per_host:
+        per_host[key] = host.get_fact(fact_cls, **kwargs)
+    return per_host[key]
+
+
+def forget_state(host) -> None:
+    _cache.pop(_real(host), None)
+
+
+def changes_host(func):
+    """Operation generators wrapped with this invalidate the cache when they act."""
+
+    @wraps(func)
+    def wrapper(*args, **kwargs):
+        forgotten = False
+        for command in func(*args, **kwargs):
+            if not forgotten and ctx_state.get().is_executing:
+                forget_state(ctx_host.get())
+                forgotten = True
+            yield command
+
+    return wrapper

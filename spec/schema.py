@@ -1,0 +1,244 @@
+"""
+Validation of the inventory's host data: every ``xen_*`` key, once, up front.
+
+The key names are the project's public interface (see the README's host-data
+reference). ``validate_host_data`` turns pydantic's errors into plain sentences
+that name the host, the key and the fix.
+
+    >>> spec = validate_host_data("xen1", {"xen_bridge_members": ["igb0"]})
+    >>> spec.xen_dom0_mem
+    '8192M'
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .cmdline import MANAGED_OPTIONS, build_cmdline, option_name, size_to_mib
+from .versions import XenRelease, xen_release
+
+INTERFACE_NAME = re.compile(r"^[a-z][a-z0-9_]*[0-9]+$")
+BRIDGE_NAME = re.compile(r"^bridge[0-9]+$")
+CONSOLE_VALUE = re.compile(r"^(com1|com2|vga|dbgp|ehci|xhci|none)(,(com1|com2|vga|dbgp|ehci|xhci|none))*$")
+SERIAL_VALUE = re.compile(r"^com[12]=[0-9a-z,/]+$")
+LOGLVL_WORDS = "none|error|warning|info|debug|all"
+LOGLVL_VALUE = re.compile(rf"^({LOGLVL_WORDS})(/({LOGLVL_WORDS}))?$")
+CMDLINE_WORD = re.compile(r"^[A-Za-z0-9_.,:=/+-]+$")
+
+
+class InventoryError(ValueError):
+    """Bad host data. ``problems`` holds one plain sentence per problem."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+class Dom0Spec(BaseModel):
+    """The desired Dom0. Field names are the host-data keys."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    xen_version: str | None = None
+    xen_dom0_mem: str = "8192M"
+    xen_dom0_max_vcpus: int = Field(default=4, ge=1, le=512)
+    xen_console: str = "com1,vga"
+    xen_serial: str = "com1=115200,8n1"
+    xen_loglvl: str = "all"
+    xen_guest_loglvl: str = "all"
+    xen_cmdline_extra: str = ""
+    xen_bridge: str = "bridge0"
+    xen_bridge_members: list[str]
+    xen_bridge_style: Literal["cloned", "autobridge"] = "cloned"
+    xen_bridge_ip: str = "SYNCDHCP"
+    xen_reboot: bool = True
+
+    @field_validator("xen_version")
+    @classmethod
+    def _known_version(cls, value: str | None) -> str | None:
+        if value is not None:
+            xen_release(value)
+        return value
+
+    @field_validator("xen_dom0_mem")
+    @classmethod
+    def _memory_size(cls, value: str) -> str:
+        try:
+            mib = size_to_mib(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a size: write it like 8192M or 8G") from None
+        if mib < 512:
+            raise ValueError(f"{value} is too little for a FreeBSD Dom0: give it at least 512M")
+        return value
+
+    @field_validator("xen_console")
+    @classmethod
+    def _console(cls, value: str) -> str:
+        if not CONSOLE_VALUE.match(value):
+            raise ValueError(f"{value!r} is not a Xen console list: use e.g. com1,vga or vga")
+        return value
+
+    @field_validator("xen_serial")
+    @classmethod
+    def _serial(cls, value: str) -> str:
+        if value and not SERIAL_VALUE.match(value):
+            raise ValueError(f"{value!r} is not a serial setting: use e.g. com1=115200,8n1")
+        return value
+
+    @field_validator("xen_loglvl", "xen_guest_loglvl")
+    @classmethod
+    def _loglvl(cls, value: str) -> str:
+        if not LOGLVL_VALUE.match(value):
+            raise ValueError(f"{value!r} is not a Xen log level: use one of {LOGLVL_WORDS.replace('|', ', ')}")
+        return value
+
+    @field_validator("xen_cmdline_extra")
+    @classmethod
+    def _cmdline_extra(cls, value: str) -> str:
+        for word in value.split():
+            if not CMDLINE_WORD.match(word):
+                raise ValueError(
+                    f"{word!r} cannot go on the Xen command line: only letters, digits and _.,:=/+- are allowed",
+                )
+            managed_by = MANAGED_OPTIONS.get(option_name(word))
+            if managed_by:
+                raise ValueError(f"{option_name(word)} is set from {managed_by}: set that key instead")
+        return value
+
+    @field_validator("xen_bridge")
+    @classmethod
+    def _bridge(cls, value: str) -> str:
+        if not BRIDGE_NAME.match(value):
+            raise ValueError(f"{value!r} is not a FreeBSD bridge name: use bridge0, bridge1, ...")
+        return value
+
+    @field_validator("xen_bridge_members")
+    @classmethod
+    def _members(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("list at least one physical interface to put in the bridge, e.g. ['em0']")
+        for name in value:
+            if not INTERFACE_NAME.match(name):
+                raise ValueError(f"{name!r} is not a FreeBSD interface name like em0 or igb1")
+            if BRIDGE_NAME.match(name):
+                raise ValueError(f"{name!r} is a bridge: list the physical interfaces that join the bridge")
+        if len(set(value)) != len(value):
+            raise ValueError("an interface is listed twice")
+        return value
+
+    @field_validator("xen_bridge_ip")
+    @classmethod
+    def _bridge_ip(cls, value: str) -> str:
+        if value in ("", "SYNCDHCP", "DHCP"):
+            return value
+        words = value.split()
+        if len(words) == 2 and words[0] in ("inet", "inet6"):
+            try:
+                interface = ipaddress.ip_interface(words[1])
+            except ValueError:
+                pass
+            else:
+                if (words[0] == "inet") == (interface.version == 4) and "/" in words[1]:
+                    return value
+        raise ValueError(
+            f"{value!r} is not an address setting: use SYNCDHCP, DHCP, 'inet 192.0.2.10/24' or ''",
+        )
+
+    @model_validator(mode="after")
+    def _bridge_not_member(self) -> "Dom0Spec":
+        if self.xen_bridge in self.xen_bridge_members:
+            raise ValueError("xen_bridge_members must not contain the bridge itself")
+        return self
+
+    # Derived values
+
+    @property
+    def release(self) -> XenRelease:
+        return xen_release(self.xen_version)
+
+    @property
+    def dom0_mem_mib(self) -> int:
+        return size_to_mib(self.xen_dom0_mem)
+
+    @property
+    def cmdline(self) -> str:
+        return build_cmdline(
+            self.release,
+            dom0_mem=self.xen_dom0_mem,
+            dom0_max_vcpus=self.xen_dom0_max_vcpus,
+            console=self.xen_console,
+            serial=self.xen_serial,
+            loglvl=self.xen_loglvl,
+            guest_loglvl=self.xen_guest_loglvl,
+            extra=self.xen_cmdline_extra,
+        )
+
+
+# Keys that other deploys own (guests, migration); registered by their modules so
+# that the unknown-key check knows every public key.
+EXTRA_KEY_MODELS: dict[str, Any] = {}
+
+
+def known_keys() -> set[str]:
+    return set(Dom0Spec.model_fields) | set(EXTRA_KEY_MODELS)
+
+
+def xen_keys(data: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in data.items() if key.startswith("xen_")}
+
+
+def unknown_key_problems(host_name: str, data: dict[str, Any]) -> list[str]:
+    known = known_keys()
+    problems = []
+    for key in sorted(xen_keys(data)):
+        if key in known:
+            continue
+        guess = difflib.get_close_matches(key, sorted(known), n=1)
+        hint = f"did you mean {guess[0]}?" if guess else "see the README's host-data reference"
+        problems.append(f"{host_name}: unknown host-data key {key}: {hint}")
+    return problems
+
+
+def describe_error(host_name: str, error: dict[str, Any], data: dict[str, Any]) -> str:
+    """One pydantic error as a sentence: host, key path, given value, fix."""
+
+    location = error.get("loc", ())
+    key = ""
+    for part in location:
+        key += f"[{part}]" if isinstance(part, int) else (f".{part}" if key else str(part))
+    message = error.get("msg", "invalid")
+    message = message.removeprefix("Value error, ")
+    kind = error.get("type", "")
+    if kind == "missing":
+        message = "is required"
+        if key == "xen_bridge_members":
+            message += ": list the physical interfaces for the guests' bridge, e.g. ['em0']"
+    elif kind == "extra_forbidden":
+        message = "is not a known key"
+    elif "input" in error and kind not in ("value_error",):
+        message = f"{error['input']!r}: {message}"
+    return f"{host_name}: {key or 'host data'} {message}"
+
+
+def validate_dom0(host_name: str, data: dict[str, Any]) -> Dom0Spec:
+    """Validate the Dom0 keys of one host's data. Raises ``InventoryError``."""
+
+    problems = unknown_key_problems(host_name, data)
+    dom0_data = {key: value for key, value in xen_keys(data).items() if key in Dom0Spec.model_fields}
+    spec = None
+    try:
+        spec = Dom0Spec(**dom0_data)
+    except ValidationError as error:
+        problems.extend(describe_error(host_name, e, data) for e in error.errors())
+    if problems:
+        raise InventoryError(problems)
+    assert spec is not None
+    return spec
+
+
+validate_host_data = validate_dom0
