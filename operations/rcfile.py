@@ -19,19 +19,25 @@ from facts.rcfile import ASSIGNMENT, parse_assignments, parse_rc_text
 UNSAFE_VALUE = re.compile(r"[\"\\$`\n\r]")
 
 
-def render_assignment(key: str, value: str) -> str:
-    if UNSAFE_VALUE.search(value):
-        raise ValueError(f"refusing to write {key}: its value {value!r} contains a quote, $, backslash or newline")
-    return f'{key}="{value}"'
+def render_assignment(key: str, value: str, quote: bool = True) -> str:
+    if UNSAFE_VALUE.search(value) or (not quote and (not value or " " in value or "#" in value)):
+        raise ValueError(f"refusing to write {key}: its value {value!r} cannot be written safely")
+    return f'{key}="{value}"' if quote else f"{key}={value}"
 
 
-def set_rc_values(text: str, values: dict[str, str], remove: Iterable[str] = ()) -> str:
+def set_rc_values(
+    text: str,
+    values: dict[str, str],
+    remove: Iterable[str] = (),
+    quote: bool = True,
+) -> str:
     """
     Return ``text`` with each key of ``values`` set and each key of ``remove``
     gone. A key that already has the value is not touched; a key with another
     value is rewritten on its last plain assignment line (keeping the line's
     indentation and trailing comment); ``key+=`` lines of a rewritten key are
-    folded into it; a new key is appended at the end.
+    folded into it; a new key is appended at the end. sysctl.conf(5) takes its
+    values unquoted: pass ``quote=False``.
     """
 
     lines = text.splitlines()
@@ -43,7 +49,7 @@ def set_rc_values(text: str, values: dict[str, str], remove: Iterable[str] = ())
         drop.update(a.line_no for a in parse_assignments(text) if a.key == key)
 
     for key, value in values.items():
-        new_line = render_assignment(key, value)
+        new_line = render_assignment(key, value, quote)
         mine = [a for a in parse_assignments(text) if a.key == key]
         if current.get(key) == value and not any(a.append for a in mine):
             continue

@@ -1,0 +1,215 @@
+"""
+Everything the Dom0 deploy needs to know about a host, in one remote command.
+
+    from facts.dom0 import Dom0State
+    state = host.get_fact(Dom0State)
+    state.freebsd_major        # 14
+    state.under_xen            # False before the first reboot into Xen
+    state.file("/boot/loader.conf")
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field
+
+from pyinfra.api import FactBase
+
+from .freebsd import parse_freebsd_version, parse_sysctl
+from .hardware import CpuVirtualisation, parse_acpidump_tables, parse_dmesg_virtualisation
+from .pkgs import parse_pkg_query
+from .sections import Section, composite_command, split_sections
+from .xl import XlDomain, parse_xl_info, parse_xl_list
+
+LOADER_CONF = "/boot/loader.conf"
+RC_CONF = "/etc/rc.conf"
+SYSCTL_CONF = "/etc/sysctl.conf"
+LOGIN_CONF = "/etc/login.conf"
+LOGIN_CONF_DB = "/etc/login.conf.db"
+TTYS = "/etc/ttys"
+XL_CONF = "/usr/local/etc/xen/xl.conf"
+MENU_RC_LOCAL = "/boot/menu.rc.local"
+XEN_KERNEL = "/boot/xen"
+XEN_BOOT_MENU = "/boot/xen.4th"
+XEN_LOG_DIR = "/var/log/xen"
+DMESG_BOOT = "/var/run/dmesg.boot"
+
+WATCHED_FILES = (LOADER_CONF, RC_CONF, SYSCTL_CONF, LOGIN_CONF, TTYS, XL_CONF, MENU_RC_LOCAL)
+
+SYSCTLS = (
+    "hw.machine_arch",
+    "hw.ncpu",
+    "hw.physmem",
+    "kern.vm_guest",
+    "machdep.bootmethod",
+    "vm.max_wired",
+    "vm.max_user_wired",
+)
+
+# The exit status our file read uses for "no such file", told apart from a cat
+# that failed on a file that exists (which must never be mistaken for absence).
+ABSENT = 44
+
+
+def read_file_command(path: str) -> str:
+    quoted = shlex.quote(path)
+    return f"if [ -e {quoted} ]; then cat {quoted}; else (exit {ABSENT}); fi"
+
+
+def dom0_commands() -> dict[str, str]:
+    commands = {
+        "release": "uname -r",
+        "sysctl": "sysctl -e -i " + " ".join(SYSCTLS),
+        "packages": "pkg query '%n %v'",
+        "cpu": f"grep -E 'Origin=|Features2=|VT-x:|SVM:' {DMESG_BOOT}",
+        "acpi": "acpidump -t",
+        "interfaces": "ifconfig -l",
+        "login_db_fresh": f"test {LOGIN_CONF_DB} -nt {LOGIN_CONF}",
+        "xen_kernel": f"test -f {XEN_KERNEL}",
+        "xen_boot_menu": f"test -f {XEN_BOOT_MENU}",
+        "log_dir": f"stat -f '%HT %Lp' {XEN_LOG_DIR}",
+        "xl_list": "xl list",
+        "xl_info": "xl info",
+    }
+    for path in WATCHED_FILES:
+        commands[f"file:{path}"] = read_file_command(path)
+    return commands
+
+
+class HostReadError(RuntimeError):
+    """The host answered in a way we cannot safely act on."""
+
+
+@dataclass
+class Dom0Host:
+    """The parsed state of a (would-be) Dom0."""
+
+    release: str
+    freebsd_version: tuple[int, int] | None
+    sysctl: dict[str, str]
+    packages: dict[str, str]
+    cpu: CpuVirtualisation
+    acpi_tables: frozenset[str]
+    interfaces: tuple[str, ...]
+    login_db_fresh: bool
+    xen_kernel_present: bool
+    xen_boot_menu_present: bool
+    log_dir: tuple[str, str] | None
+    files: dict[str, str | None] = field(default_factory=dict)
+    domains: list[XlDomain] | None = None
+    xen_info: dict[str, object] | None = None
+    xl_error: str = ""
+
+    @property
+    def freebsd_major(self) -> int | None:
+        return self.freebsd_version[0] if self.freebsd_version else None
+
+    @property
+    def arch(self) -> str:
+        return self.sysctl.get("hw.machine_arch", "")
+
+    @property
+    def ncpu(self) -> int:
+        return int(self.sysctl.get("hw.ncpu", "0") or 0)
+
+    @property
+    def physmem_mib(self) -> int:
+        return int(self.sysctl.get("hw.physmem", "0") or 0) // (1024 * 1024)
+
+    @property
+    def boot_method(self) -> str:
+        return self.sysctl.get("machdep.bootmethod", "BIOS")
+
+    @property
+    def under_xen(self) -> bool:
+        """Running as a Xen Dom0 right now (FreeBSD reports vm_guest=xen)."""
+
+        return self.sysctl.get("kern.vm_guest") == "xen"
+
+    @property
+    def xl_works(self) -> bool:
+        return self.domains is not None and self.xen_info is not None
+
+    @property
+    def wired_sysctl(self) -> str:
+        """FreeBSD 13 renamed vm.max_wired to vm.max_user_wired."""
+
+        major = self.freebsd_major or 0
+        return "vm.max_user_wired" if major >= 13 else "vm.max_wired"
+
+    def file(self, path: str) -> str | None:
+        return self.files.get(path)
+
+    def domain(self, name: str) -> XlDomain | None:
+        for domain in self.domains or ():
+            if domain.name == name:
+                return domain
+        return None
+
+
+def file_contents(sections: dict[str, Section], path: str) -> str | None:
+    section = sections.get(f"file:{path}")
+    if section is None or section.rc == ABSENT:
+        return None
+    if not section.ok:
+        raise HostReadError(f"cannot read {path}: {section.text.strip() or f'exit status {section.rc}'}")
+    return section.text + "\n" if section.text else ""
+
+
+def parse_dom0_sections(sections: dict[str, Section]) -> Dom0Host:
+    def text(name: str) -> str:
+        section = sections.get(name)
+        return section.text if section and section.ok else ""
+
+    def ok(name: str) -> bool:
+        section = sections.get(name)
+        return bool(section and section.ok)
+
+    release = text("release").strip()
+    log_dir = None
+    if ok("log_dir"):
+        kind, _, mode = text("log_dir").strip().partition(" ")
+        log_dir = (kind, mode)
+    xl_ok = ok("xl_list") and ok("xl_info")
+    xl_error = "" if xl_ok else (sections["xl_list"].text.strip() if "xl_list" in sections else "")
+    return Dom0Host(
+        release=release,
+        freebsd_version=parse_freebsd_version(release) if release else None,
+        sysctl=parse_sysctl(text("sysctl")),
+        packages={
+            name: version
+            for name, version in parse_pkg_query(text("packages")).items()
+            if name.startswith("xen-")
+        },
+        cpu=parse_dmesg_virtualisation(text("cpu")),
+        acpi_tables=parse_acpidump_tables(text("acpi")),
+        interfaces=tuple(text("interfaces").split()),
+        login_db_fresh=ok("login_db_fresh"),
+        xen_kernel_present=ok("xen_kernel"),
+        xen_boot_menu_present=ok("xen_boot_menu"),
+        log_dir=log_dir,
+        files={path: file_contents(sections, path) for path in WATCHED_FILES},
+        domains=parse_xl_list(text("xl_list")) if xl_ok else None,
+        xen_info=parse_xl_info(text("xl_info")) if xl_ok else None,
+        xl_error=xl_error,
+    )
+
+
+class Dom0State(FactBase):
+    """
+    The whole Dom0-relevant state of a FreeBSD host: release, sysctls, Xen
+    packages, CPU virtualisation and ACPI tables, interfaces, the config files we
+    manage, and (once Xen runs) ``xl list`` and ``xl info``.
+
+    .. code:: python
+
+        from facts.dom0 import Dom0State
+        dom0 = host.get_fact(Dom0State)
+        if not dom0.under_xen: ...
+    """
+
+    def command(self) -> str:
+        return composite_command(dom0_commands())
+
+    def process(self, output: list[str]) -> Dom0Host:
+        return parse_dom0_sections(split_sections(output))

@@ -1,0 +1,103 @@
+"""Host-data validation: defaults, plain error messages, did-you-mean."""
+
+import pytest
+
+from spec.cmdline import size_to_mib
+from spec.inventory import validate_inventory
+from spec.schema import InventoryError, validate_dom0
+from spec.versions import xen_release
+
+
+def problems_for(data, host="xen1.example.org"):
+    with pytest.raises(InventoryError) as error:
+        validate_dom0(host, data)
+    return error.value.problems
+
+
+def test_only_members_given_yields_the_handbooks_dom0():
+    spec = validate_dom0("xen1", {"xen_bridge_members": ["igb0"], "ssh_port": 22})
+    assert spec.cmdline == (
+        "dom0_mem=8192M dom0_max_vcpus=4 dom0=pvh console=com1,vga com1=115200,8n1 guest_loglvl=all loglvl=all"
+    )
+    assert spec.xen_bridge == "bridge0"
+    assert spec.xen_bridge_style == "cloned"
+    assert spec.xen_bridge_ip == "SYNCDHCP"
+    assert spec.xen_reboot is True
+    assert spec.release.packages == ("xen-kernel", "xen-tools")
+
+
+def test_xen_47_uses_the_old_pvh_switch_and_versioned_packages():
+    spec = validate_dom0("xen1", {"xen_bridge_members": ["em0"], "xen_version": "4.7", "xen_dom0_mem": "2G"})
+    assert "dom0pvh=1" in spec.cmdline.split()
+    assert "dom0=pvh" not in spec.cmdline.split()
+    assert spec.release.packages == ("xen-kernel47", "xen-tools47")
+    assert spec.release.loader_tunables == {"hw.pci.mcfg": "0"}
+    assert spec.dom0_mem_mib == 2048
+
+
+def test_xen_411_and_later():
+    assert xen_release("4.11").packages == ("xen-kernel411", "xen-tools411")
+    assert xen_release("4.19").packages == ("xen-kernel", "xen-tools")
+    assert not xen_release("4.19").ships_boot_menu
+    with pytest.raises(ValueError, match="never packaged"):
+        xen_release("4.9")
+
+
+def test_bad_memory_is_named_with_its_fix():
+    [problem] = problems_for({"xen_bridge_members": ["em0"], "xen_dom0_mem": "lots"})
+    assert problem == "xen1.example.org: xen_dom0_mem 'lots' is not a size: write it like 8192M or 8G"
+
+
+def test_unknown_key_gets_did_you_mean():
+    [problem] = problems_for({"xen_bridge_members": ["em0"], "xen_dom0_memory": "4G"})
+    assert problem == "xen1.example.org: unknown host-data key xen_dom0_memory: did you mean xen_dom0_mem?"
+
+
+@pytest.mark.parametrize("member", ["em0 em1", "em0;reboot", "$(id)", "bridge1", ""])
+def test_bridge_members_must_be_interface_names(member):
+    [problem] = problems_for({"xen_bridge_members": [member]})
+    assert problem.startswith("xen1.example.org: xen_bridge_members ")
+
+
+def test_missing_members_says_what_to_write():
+    [problem] = problems_for({})
+    assert "xen_bridge_members is required" in problem and "['em0']" in problem
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "fragment"),
+    [
+        ("xen_cmdline_extra", "dom0_mem=1G", "set from xen_dom0_mem"),
+        ("xen_cmdline_extra", 'ucode=scan "x"', "cannot go on the Xen command line"),
+        ("xen_bridge_ip", "192.0.2.1", "not an address setting"),
+        ("xen_bridge_ip", "inet 192.0.2.1/24; reboot", "not an address setting"),
+        ("xen_bridge_style", "bridged", "'cloned' or 'autobridge'"),
+        ("xen_version", "5.0", "not a Xen version"),
+        ("xen_console", "com3", "not a Xen console list"),
+        ("xen_loglvl", "verbose", "not a Xen log level"),
+        ("xen_dom0_max_vcpus", 0, "greater than or equal to 1"),
+        ("xen_bridge", "br0", "not a FreeBSD bridge name"),
+    ],
+)
+def test_each_key_is_checked(key, value, fragment):
+    [problem] = problems_for({"xen_bridge_members": ["em0"], key: value})
+    assert problem.startswith(f"xen1.example.org: {key} ")
+    assert fragment in problem
+
+
+def test_static_bridge_address_is_accepted():
+    spec = validate_dom0("h", {"xen_bridge_members": ["em0"], "xen_bridge_ip": "inet 192.0.2.10/24"})
+    assert spec.xen_bridge_ip == "inet 192.0.2.10/24"
+
+
+def test_whole_inventory_reports_every_host():
+    with pytest.raises(InventoryError) as error:
+        validate_inventory([("a", {"xen_bridge_members": ["em0"]}), ("b", {}), ("c", {"xen_bridge_members": ["em0"], "xen_reboot": "sometimes"})])
+    assert [p.split(":")[0] for p in error.value.problems] == ["b", "c"]
+
+
+def test_sizes():
+    assert size_to_mib("8192M") == 8192
+    assert size_to_mib("4G") == 4096
+    with pytest.raises(ValueError):
+        size_to_mib("4096")
