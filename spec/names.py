@@ -1,0 +1,176 @@
+"""
+Name and path checks shared by the guest schema and the xl.cfg renderer.
+
+Every value checked here ends up in one of three places: a shell command run on
+the Dom0 (``zfs create``, ``truncate``, ``fetch``), a quoted string in an xl
+config file, or a comma-separated xl disk/vif spec. The rules are therefore the
+intersection of what FreeBSD/ZFS/Xen accept and what survives all three without
+quoting tricks. Each check returns the (possibly normalised) value or raises
+``ValueError`` with a sentence that names the problem and the fix.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+
+GUEST_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+GUEST_NAME_MAX = 64
+# FreeBSD interface names (bridge0, vlan12, ...): what ifconfig -l prints.
+BRIDGE_NAME = re.compile(r"^[a-z][a-z0-9]*[0-9]+$")
+MAC_ADDRESS = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+VDEV_NAME = re.compile(r"^(hd|sd|xvd)[a-z]+$")
+SIZE = re.compile(r"^([1-9][0-9]*)([KMGT]?)$")
+SIZE_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+
+# ZFS (zfs_namecheck.c) allows letters, digits and "_-:." plus space in a
+# component; we leave out the space since the name goes on command lines.
+ZFS_COMPONENT = re.compile(r"^[A-Za-z0-9_.:-]+$")
+ZFS_NAME_MAX = 255
+# zpool(8): pool names must begin with a letter and must not be these.
+ZFS_RESERVED_POOL = re.compile(r"^(mirror|raidz|draid|spare|log|c[0-9].*)$")
+# zvols are created with the default volblocksize (8K before OpenZFS 2.2,
+# 16K since); zfs refuses a volume size that is not a multiple of it.
+ZVOL_SIZE_MULTIPLE = 16 * 1024
+
+# Characters a host path may contain: enough for any sane path, and nothing a
+# shell, an xl string or an xl disk spec (',' and '=' separate its fields) would
+# interpret.
+PATH_CHARACTERS = re.compile(r"^[A-Za-z0-9_.+@:/-]+$")
+PATH_MAX = 1023
+
+# Characters that cannot appear inside an xl.cfg string value: xl's lexer ends
+# a string at its quote and treats a backslash as an escape.
+XL_UNSAFE = ("'", '"', "\\", "\n", "\r")
+
+
+def _describe_char(char: str) -> str:
+    names = {" ": "a space", "\t": "a tab", "\n": "a newline", "\r": "a carriage return"}
+    return names.get(char, repr(char))
+
+
+def check_guest_name(value: str) -> str:
+    """A domain name xl accepts and that is safe as a file name and shell word."""
+
+    if not value:
+        raise ValueError("name must not be empty: use e.g. freebsd or web-1")
+    if len(value) > GUEST_NAME_MAX:
+        raise ValueError(f"name {value[:20]!r}... is {len(value)} characters long: use at most {GUEST_NAME_MAX}")
+    if not GUEST_NAME.match(value):
+        bad = next((c for c in value if not re.match(r"[a-zA-Z0-9_.-]", c)), None)
+        if bad is not None:
+            reason = f"contains {_describe_char(bad)}"
+        else:
+            reason = "must start with a letter or digit"
+        raise ValueError(
+            f"name {value!r} {reason}: use letters, digits and _.- only, starting with a letter or digit",
+        )
+    if value.isdigit():
+        raise ValueError(f"name {value!r} is all digits, which xl reads as a domain id: add a letter, e.g. vm{value}")
+    if value.lower() == "domain-0":
+        raise ValueError("name Domain-0 is the control domain's: choose another name")
+    return value
+
+
+def check_bridge(value: str) -> str:
+    if not BRIDGE_NAME.match(value):
+        raise ValueError(f"bridge {value!r} is not a FreeBSD interface name: use e.g. bridge0")
+    return value
+
+
+def check_mac(value: str) -> str:
+    """Lower-case, colon-separated, unicast, not all zero."""
+
+    mac = value.lower()
+    if not MAC_ADDRESS.match(mac):
+        raise ValueError(f"mac {value!r} is not a MAC address: write six hex pairs like 00:16:3e:12:34:56")
+    if int(mac[:2], 16) & 1:
+        raise ValueError(f"mac {value!r} is a multicast address: the first octet must be even, e.g. 00:16:3e:...")
+    if mac == "00:00:00:00:00:00":
+        raise ValueError("mac 00:00:00:00:00:00 is not usable: omit mac to get a stable generated one")
+    return mac
+
+
+def check_vdev(value: str) -> str:
+    if not VDEV_NAME.match(value):
+        raise ValueError(f"vdev {value!r} is not a virtual disk name: use hda, hdb, ... sda, ... or xvda, ...")
+    return value
+
+
+def size_bytes(size: str) -> int:
+    """``"20G"`` -> 21474836480. Units are powers of 1024, as in zfs(8) and truncate(1)."""
+
+    match = SIZE.match(size) if isinstance(size, str) else None
+    if not match:
+        raise ValueError(f"size {size!r} is not a size: write it like 20G, 512M or 1T (K, M, G, T are powers of 1024)")
+    return int(match.group(1)) * SIZE_UNITS[match.group(2)]
+
+
+def check_size(value: str) -> str:
+    size_bytes(value)
+    return value
+
+
+def check_dataset(value: str) -> str:
+    """A ZFS volume name: pool/dataset[/...]."""
+
+    if value.startswith("/"):
+        raise ValueError(
+            f"zvol {value!r} starts with '/': give the dataset name without /dev/zvol, e.g. zroot/xen/vm-disk0",
+        )
+    if len(value) > ZFS_NAME_MAX:
+        raise ValueError(f"zvol {value[:20]!r}... is longer than {ZFS_NAME_MAX} characters: use a shorter name")
+    parts = value.split("/")
+    if len(parts) < 2:
+        raise ValueError(f"zvol {value!r} is a pool, not a volume: use pool/dataset, e.g. zroot/xen/vm-disk0")
+    for part in parts:
+        if part in ("", ".", ".."):
+            raise ValueError(f"zvol {value!r} has an empty, '.' or '..' component: use e.g. zroot/xen/vm-disk0")
+        if not ZFS_COMPONENT.match(part):
+            bad = next(c for c in part if not re.match(r"[A-Za-z0-9_.:-]", c))
+            raise ValueError(
+                f"zvol {value!r} contains {_describe_char(bad)}: ZFS names use letters, digits and _.:- only",
+            )
+    pool = parts[0]
+    if not pool[0].isalpha():
+        raise ValueError(f"zvol {value!r}: the pool name {pool!r} must start with a letter")
+    if ZFS_RESERVED_POOL.match(pool):
+        raise ValueError(f"zvol {value!r}: {pool!r} is a reserved word, not a pool name")
+    return value
+
+
+def check_path(value: str, what: str = "path") -> str:
+    """An absolute, normalised host path that needs no quoting anywhere."""
+
+    if not value.startswith("/"):
+        raise ValueError(f"{what} {value!r} is not absolute: write the full path, e.g. /vm/guest.img")
+    if len(value) > PATH_MAX:
+        raise ValueError(f"{what} is longer than {PATH_MAX} characters: use a shorter path")
+    bad = next((c for c in value if not PATH_CHARACTERS.match(c)), None)
+    if bad is not None:
+        raise ValueError(
+            f"{what} {value!r} contains {_describe_char(bad)}: use letters, digits and _.+@:-/ only "
+            "(the path goes into shell commands and comma-separated xl disk specs)",
+        )
+    if ".." in value.split("/"):
+        raise ValueError(f"{what} {value!r} contains '..': write the path without it")
+    normal = posixpath.normpath(value)
+    if normal.startswith("//"):
+        normal = "/" + normal.lstrip("/")
+    if normal != value:
+        raise ValueError(f"{what} {value!r} is not in normal form: write it as {normal}")
+    if value == "/":
+        raise ValueError(f"{what} '/' is a directory: name a file")
+    return value
+
+
+def check_xl_string(value: str, what: str) -> str:
+    """A value that goes between quotes in xl.cfg unchanged."""
+
+    bad = next((c for c in value if c in XL_UNSAFE or not c.isprintable()), None)
+    if bad is not None:
+        raise ValueError(
+            f"{what} contains {_describe_char(bad)}: xl config strings cannot hold quotes, backslashes, "
+            "newlines or control characters; remove it",
+        )
+    return value
