@@ -132,7 +132,7 @@ SYNTAX_HINT = "write it as a plain value, e.g. extra = {'on_crash': 'restart', '
 def vdev_index(vdev: str) -> int:
     """The disk number a vdev names: hda, sda and xvda are all disk 0 (xen-vbd-interface(7))."""
 
-    letters = VDEV_NAME.match(vdev)
+    letters = VDEV_NAME.fullmatch(vdev)
     if not letters:
         raise ValueError(f"{vdev!r} is not a vdev")
     suffix = vdev[len(letters.group(1)):]
@@ -273,7 +273,7 @@ class CdromSpec(_Strict):
     @field_validator("url")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
-        if value is not None and not URL.match(value):
+        if value is not None and not URL.fullmatch(value):
             raise ValueError(
                 f"cdrom url {value!r} is not a plain http(s)/ftp URL: spaces, quotes, $, ;, ` and "
                 "parentheses are not allowed; percent-encode them",
@@ -286,7 +286,7 @@ class CdromSpec(_Strict):
         if value is None:
             return None
         digest = value.lower()
-        if not SHA256.match(digest):
+        if not SHA256.fullmatch(digest):
             raise ValueError(f"cdrom sha256 {value!r} is not a SHA-256 digest: give the 64 hex digits from CHECKSUM.SHA256")
         return digest
 
@@ -417,7 +417,7 @@ class GuestSpec(_Strict):
     @field_validator("serial")
     @classmethod
     def _serial(cls, value: str | None) -> str | None:
-        if value is not None and not SERIAL_VALUE.match(value):
+        if value is not None and not SERIAL_VALUE.fullmatch(value):
             raise ValueError(f"serial {value!r} is not a qemu serial device: use e.g. pty")
         return value
 
@@ -428,7 +428,7 @@ class GuestSpec(_Strict):
             value = [value]
         if isinstance(value, list):
             for device in value:
-                if not isinstance(device, str) or not USB_DEVICE.match(device):
+                if not isinstance(device, str) or not USB_DEVICE.fullmatch(device):
                     raise ValueError(f"usbdevice {device!r} is not a qemu USB device: use e.g. tablet")
             if len(set(value)) != len(value):
                 raise ValueError("usbdevice lists a device twice: list each once")

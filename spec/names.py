@@ -56,7 +56,7 @@ def check_guest_name(value: str) -> str:
         raise ValueError("name must not be empty: use e.g. freebsd or web-1")
     if len(value) > GUEST_NAME_MAX:
         raise ValueError(f"name {value[:20]!r}... is {len(value)} characters long: use at most {GUEST_NAME_MAX}")
-    if not GUEST_NAME.match(value):
+    if not GUEST_NAME.fullmatch(value):
         bad = next((c for c in value if not re.match(r"[a-zA-Z0-9_.-]", c)), None)
         if bad is not None:
             reason = f"contains {_describe_char(bad)}"
@@ -73,7 +73,7 @@ def check_guest_name(value: str) -> str:
 
 
 def check_bridge(value: str) -> str:
-    if not BRIDGE_NAME.match(value):
+    if not BRIDGE_NAME.fullmatch(value):
         raise ValueError(f"bridge {value!r} is not a FreeBSD interface name: use e.g. bridge0")
     return value
 
@@ -82,7 +82,7 @@ def check_mac(value: str) -> str:
     """Lower-case, colon-separated, unicast, not all zero."""
 
     mac = value.lower()
-    if not MAC_ADDRESS.match(mac):
+    if not MAC_ADDRESS.fullmatch(mac):
         raise ValueError(f"mac {value!r} is not a MAC address: write six hex pairs like 00:16:3e:12:34:56")
     if int(mac[:2], 16) & 1:
         raise ValueError(f"mac {value!r} is a multicast address: the first octet must be even, e.g. 00:16:3e:...")
@@ -92,7 +92,7 @@ def check_mac(value: str) -> str:
 
 
 def check_vdev(value: str) -> str:
-    if not VDEV_NAME.match(value):
+    if not VDEV_NAME.fullmatch(value):
         raise ValueError(f"vdev {value!r} is not a virtual disk name: use hda, hdb, ... sda, ... or xvda, ...")
     return value
 
@@ -100,7 +100,7 @@ def check_vdev(value: str) -> str:
 def size_bytes(size: str) -> int:
     """``"20G"`` -> 21474836480. Units are powers of 1024, as in zfs(8) and truncate(1)."""
 
-    match = SIZE.match(size) if isinstance(size, str) else None
+    match = SIZE.fullmatch(size) if isinstance(size, str) else None
     if not match:
         raise ValueError(f"size {size!r} is not a size: write it like 20G, 512M or 1T (K, M, G, T are powers of 1024)")
     return int(match.group(1)) * SIZE_UNITS[match.group(2)]
@@ -126,7 +126,7 @@ def check_dataset(value: str) -> str:
     for part in parts:
         if part in ("", ".", ".."):
             raise ValueError(f"zvol {value!r} has an empty, '.' or '..' component: use e.g. zroot/xen/vm-disk0")
-        if not ZFS_COMPONENT.match(part):
+        if not ZFS_COMPONENT.fullmatch(part):
             bad = next(c for c in part if not re.match(r"[A-Za-z0-9_.:-]", c))
             raise ValueError(
                 f"zvol {value!r} contains {_describe_char(bad)}: ZFS names use letters, digits and _.:- only",
@@ -134,7 +134,7 @@ def check_dataset(value: str) -> str:
     pool = parts[0]
     if not pool[0].isalpha():
         raise ValueError(f"zvol {value!r}: the pool name {pool!r} must start with a letter")
-    if ZFS_RESERVED_POOL.match(pool):
+    if ZFS_RESERVED_POOL.fullmatch(pool):
         raise ValueError(f"zvol {value!r}: {pool!r} is a reserved word, not a pool name")
     return value
 
@@ -146,7 +146,7 @@ def check_path(value: str, what: str = "path") -> str:
         raise ValueError(f"{what} {value!r} is not absolute: write the full path, e.g. /vm/guest.img")
     if len(value) > PATH_MAX:
         raise ValueError(f"{what} is longer than {PATH_MAX} characters: use a shorter path")
-    bad = next((c for c in value if not PATH_CHARACTERS.match(c)), None)
+    bad = next((c for c in value if not PATH_CHARACTERS.fullmatch(c)), None)
     if bad is not None:
         raise ValueError(
             f"{what} {value!r} contains {_describe_char(bad)}: use letters, digits and _.+@:-/ only "
