@@ -545,6 +545,12 @@ class GuestSpec(_Strict):
         return self.cdrom is not None and not self.installed
 
     @property
+    def cdrom_vdev(self) -> str | None:
+        """The cdrom's resolved vdev (also at ``cdrom.vdev``)."""
+
+        return None if self.cdrom is None else self.cdrom.vdev
+
+    @property
     def has_secrets(self) -> bool:
         """The rendered config holds a password: write it mode 0600."""
 

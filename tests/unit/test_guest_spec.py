@@ -325,6 +325,8 @@ def test_default_vdevs_hvm():
     spec = guest(disks=[{"zvol": "zroot/a/b", "size": "1G"}, {"file": "/vm/c", "size": "1G"}], cdrom={"path": "/i.iso"})
     assert [d.vdev for d in spec.disks] == ["hda", "hdb"]
     assert spec.cdrom.vdev == "hdc"
+    assert spec.cdrom_vdev == "hdc"
+    assert guest().cdrom_vdev is None
 
 
 def test_handbook_layout_disk_hda_cdrom_hdc():
