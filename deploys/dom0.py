@@ -14,7 +14,7 @@ from pyinfra import host
 
 from deploys.support import host_spec, stop_this_host
 
-spec = host_spec()
+spec = host_spec().dom0
 current = read_state(host, Dom0State)
 
 problems = dom0.preflight_problems(current, spec)

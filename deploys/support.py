@@ -1,17 +1,19 @@
 """
-What every deploy script does first: validate this host's data, read the host
-once, and stop this host (only this one) with plain messages when it cannot go on.
+What every deploy script does first: validate this host's data, and stop this
+host (only this one) with plain messages when it cannot go on.
 """
 
 from __future__ import annotations
 
 from pyinfra import host, logger, state
 
-from spec.schema import validate_dom0
+from spec.inventory import HostSpec, validate_host
 
 
-def host_spec():
-    return validate_dom0(host.name, host.data.dict())
+def host_spec() -> HostSpec:
+    """This host's validated data (config.py has already checked the whole inventory)."""
+
+    return validate_host(host.name, host.data.dict())
 
 
 def stop_this_host(problems: list[str], stage: str) -> None:

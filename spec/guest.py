@@ -325,7 +325,8 @@ class VncSpec(_Strict):
     """VNC console of an hvm guest."""
 
     listen: str = "127.0.0.1"
-    password: str | None = None
+    # repr=False: the password must not show up wherever a spec is printed or logged.
+    password: str | None = Field(default=None, repr=False)
 
     @field_validator("listen")
     @classmethod

@@ -79,21 +79,21 @@ class Dom0Spec(BaseModel):
     @field_validator("xen_console")
     @classmethod
     def _console(cls, value: str) -> str:
-        if not CONSOLE_VALUE.match(value):
+        if not CONSOLE_VALUE.fullmatch(value):
             raise ValueError(f"{value!r} is not a Xen console list: use e.g. com1,vga or vga")
         return value
 
     @field_validator("xen_serial")
     @classmethod
     def _serial(cls, value: str) -> str:
-        if value and not SERIAL_VALUE.match(value):
+        if value and not SERIAL_VALUE.fullmatch(value):
             raise ValueError(f"{value!r} is not a serial setting: use e.g. com1=115200,8n1")
         return value
 
     @field_validator("xen_loglvl", "xen_guest_loglvl")
     @classmethod
     def _loglvl(cls, value: str) -> str:
-        if not LOGLVL_VALUE.match(value):
+        if not LOGLVL_VALUE.fullmatch(value):
             raise ValueError(f"{value!r} is not a Xen log level: use one of {LOGLVL_WORDS.replace('|', ', ')}")
         return value
 
@@ -101,7 +101,7 @@ class Dom0Spec(BaseModel):
     @classmethod
     def _cmdline_extra(cls, value: str) -> str:
         for word in value.split():
-            if not CMDLINE_WORD.match(word):
+            if not CMDLINE_WORD.fullmatch(word):
                 raise ValueError(
                     f"{word!r} cannot go on the Xen command line: only letters, digits and _.,:=/+- are allowed",
                 )
@@ -113,7 +113,7 @@ class Dom0Spec(BaseModel):
     @field_validator("xen_bridge")
     @classmethod
     def _bridge(cls, value: str) -> str:
-        if not BRIDGE_NAME.match(value):
+        if not BRIDGE_NAME.fullmatch(value):
             raise ValueError(f"{value!r} is not a FreeBSD bridge name: use bridge0, bridge1, ...")
         return value
 
@@ -123,9 +123,9 @@ class Dom0Spec(BaseModel):
         if not value:
             raise ValueError("list at least one physical interface to put in the bridge, e.g. ['em0']")
         for name in value:
-            if not INTERFACE_NAME.match(name):
+            if not INTERFACE_NAME.fullmatch(name):
                 raise ValueError(f"{name!r} is not a FreeBSD interface name like em0 or igb1")
-            if BRIDGE_NAME.match(name):
+            if BRIDGE_NAME.fullmatch(name):
                 raise ValueError(f"{name!r} is a bridge: list the physical interfaces that join the bridge")
         if len(set(value)) != len(value):
             raise ValueError("an interface is listed twice")

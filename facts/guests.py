@@ -1,0 +1,154 @@
+"""
+Everything the guests deploy needs to know about a Dom0, in one remote command,
+however many guests it has: domains (``xl list`` and their live configuration
+from ``xl list -l``), free memory, ZFS volumes, the guests' config files, disk
+files and install media, interfaces, and the autostart settings.
+
+    from facts.guests import GuestsState
+    state = host.get_fact(GuestsState, names=("freebsd",), paths=("/vm/a.img",), media=("/iso/a.iso",))
+    state.domain("freebsd")
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field
+
+from pyinfra.api import FactBase
+
+from .dom0 import ABSENT, RC_CONF, HostReadError, read_file_command
+from .rcfile import parse_rc_text
+from .sections import Section, composite_command, split_sections
+from .xl import XlDomain, parse_xl_info, parse_xl_list, parse_xl_list_long
+from .zfs import ZfsVolume, parse_zfs_volumes
+
+XEN_CONFIG_DIR = "/usr/local/etc/xen"
+AUTOSTART_SCRIPT = "/usr/local/etc/rc.d/xendomains"
+
+
+def config_path(guest_name: str) -> str:
+    """xl wants an absolute path to the config file."""
+
+    return f"{XEN_CONFIG_DIR}/{guest_name}.cfg"
+
+
+def guests_commands(names: tuple[str, ...], paths: tuple[str, ...], media: tuple[str, ...]) -> dict[str, str]:
+    commands = {
+        "xl_list": "xl list",
+        "xl_long": "xl list -l",
+        "xl_info": "xl info",
+        "zfs": "zfs list -H -p -o name,volsize,volmode -t volume",
+        "interfaces": "ifconfig -l",
+        f"file:{RC_CONF}": read_file_command(RC_CONF),
+        f"file:{AUTOSTART_SCRIPT}": read_file_command(AUTOSTART_SCRIPT),
+    }
+    for name in names:
+        path = config_path(name)
+        commands[f"file:{path}"] = read_file_command(path)
+        commands[f"mode:{path}"] = f"stat -f '%Lp' {shlex.quote(path)}"
+    for path in paths:
+        # Size in bytes and type, so a file disk can be grown and a device checked.
+        commands[f"stat:{path}"] = f"stat -L -f '%HT %z' {shlex.quote(path)}"
+    for path in media:
+        commands[f"sha256:{path}"] = f"sha256 -q {shlex.quote(path)}"
+    return commands
+
+
+@dataclass(frozen=True)
+class PathInfo:
+    kind: str  # "Regular File", "Character Device", "Directory", ...
+    size: int
+
+
+@dataclass
+class GuestsHost:
+    domains: list[XlDomain] | None
+    live_configs: dict[str, dict]
+    xen_info: dict[str, object] | None
+    volumes: dict[str, ZfsVolume]
+    interfaces: tuple[str, ...]
+    rc_conf: dict[str, str]
+    files: dict[str, str | None] = field(default_factory=dict)
+    modes: dict[str, str] = field(default_factory=dict)
+    paths: dict[str, PathInfo | None] = field(default_factory=dict)
+    media_sha256: dict[str, str | None] = field(default_factory=dict)
+    xl_error: str = ""
+
+    @property
+    def xl_works(self) -> bool:
+        return self.domains is not None
+
+    @property
+    def free_memory_mib(self) -> int:
+        return int((self.xen_info or {}).get("free_memory", 0) or 0)
+
+    def domain(self, name: str) -> XlDomain | None:
+        for domain in self.domains or ():
+            if domain.name == name:
+                return domain
+        return None
+
+    def file(self, path: str) -> str | None:
+        return self.files.get(path)
+
+
+def parse_guests_sections(sections: dict[str, Section]) -> GuestsHost:
+    def text(name: str) -> str:
+        section = sections.get(name)
+        return section.text if section and section.ok else ""
+
+    xl_ok = "xl_list" in sections and sections["xl_list"].ok
+    files: dict[str, str | None] = {}
+    modes: dict[str, str] = {}
+    paths: dict[str, PathInfo | None] = {}
+    media: dict[str, str | None] = {}
+    for key, section in sections.items():
+        kind, _, path = key.partition(":")
+        if kind == "file":
+            if section.rc == ABSENT:
+                files[path] = None
+            elif section.ok:
+                files[path] = section.text + "\n" if section.text else ""
+            else:
+                raise HostReadError(f"cannot read {path}: {section.text.strip()}")
+        elif kind == "mode" and section.ok:
+            modes[path] = section.text.strip()
+        elif kind == "stat":
+            if section.ok:
+                file_kind, _, size = section.text.strip().rpartition(" ")
+                paths[path] = PathInfo(file_kind, int(size) if size.isdigit() else 0)
+            else:
+                paths[path] = None
+        elif kind == "sha256":
+            media[path] = section.text.strip().lower() if section.ok else None
+    return GuestsHost(
+        domains=parse_xl_list(text("xl_list")) if xl_ok else None,
+        live_configs=parse_xl_list_long(text("xl_long")) if xl_ok and text("xl_long").strip() else {},
+        xen_info=parse_xl_info(text("xl_info")) if xl_ok else None,
+        volumes=parse_zfs_volumes(text("zfs")),
+        interfaces=tuple(text("interfaces").split()),
+        rc_conf=parse_rc_text(files.get(RC_CONF) or ""),
+        files=files,
+        modes=modes,
+        paths=paths,
+        media_sha256=media,
+        xl_error="" if xl_ok else sections.get("xl_list", Section("", 1)).text.strip(),
+    )
+
+
+class GuestsState(FactBase):
+    """
+    The guest-relevant state of a Dom0, for the given guest names, disk/device
+    paths and install-media paths, in one command.
+
+    .. code:: python
+
+        from facts.guests import GuestsState
+        state = host.get_fact(GuestsState, names=("web",), paths=(), media=())
+    """
+
+    def command(self, names: tuple[str, ...] = (), paths: tuple[str, ...] = (), media: tuple[str, ...] = ()) -> str:
+        return composite_command(guests_commands(tuple(names), tuple(paths), tuple(media)))
+
+    def process(self, output: list[str]) -> GuestsHost:
+        return parse_guests_sections(split_sections(output))

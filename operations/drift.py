@@ -1,0 +1,121 @@
+"""
+How a running guest differs from its declaration, and which differences can be
+applied live. Pure: compares the declaration with ``xl list``'s live memory and
+vCPUs and ``xl list -l``'s live configuration (libxl's JSON).
+
+    drift = guest_drift(spec, domain, live_json, "xen1")
+    drift.live_commands("web")   # ["xl mem-set web 2048m"]
+    drift.restart                # ["vifs: ..."]
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field
+
+from facts.xl import XlDomain
+from spec.guest import GuestSpec
+from spec.mac import stable_mac
+
+# xl list rounds a domain's memory; a few MiB either way is not drift.
+MEMORY_TOLERANCE_MIB = 8
+
+
+@dataclass
+class Drift:
+    memory_mib: int | None = None  # new live target, within maxmem
+    vcpus: int | None = None  # new live vCPU count, within maxvcpus
+    restart: list[str] = field(default_factory=list)  # changes that need a restart
+    install_finished: bool = False
+
+    @property
+    def live(self) -> bool:
+        return self.memory_mib is not None or self.vcpus is not None
+
+    @property
+    def needs_restart(self) -> bool:
+        return bool(self.restart)
+
+    @property
+    def empty(self) -> bool:
+        return not self.live and not self.restart
+
+    def live_commands(self, name: str) -> list[str]:
+        commands = []
+        if self.memory_mib is not None:
+            commands.append(f"xl mem-set {shlex.quote(name)} {self.memory_mib}m")
+        if self.vcpus is not None:
+            commands.append(f"xl vcpu-set {shlex.quote(name)} {self.vcpus}")
+        return commands
+
+
+def desired_disks(guest: GuestSpec) -> list[tuple[str, str, bool]]:
+    disks = [(d.vdev, d.target, False) for d in guest.disks]
+    if guest.cdrom is not None and not guest.installed:
+        disks.append((guest.cdrom_vdev, guest.cdrom.path, True))
+    return sorted(disks)
+
+
+def live_disks(config: dict) -> list[tuple[str, str, bool]]:
+    return sorted(
+        (d.get("vdev", ""), d.get("pdev_path", ""), bool(d.get("is_cdrom", 0))) for d in config.get("disks", [])
+    )
+
+
+def desired_vifs(guest: GuestSpec, host_name: str) -> list[tuple[str, str]]:
+    return [
+        (vif.bridge, (vif.mac or stable_mac(host_name, guest.name, index)).lower())
+        for index, vif in enumerate(guest.vifs)
+    ]
+
+
+def live_vifs(config: dict) -> list[tuple[str, str]]:
+    return [(n.get("bridge", "xenbr0"), n.get("mac", "").lower()) for n in config.get("nics", [])]
+
+
+def describe(items) -> str:
+    return ", ".join(" ".join(str(part) for part in item if part not in (True, False)) for item in items) or "none"
+
+
+def guest_drift(guest: GuestSpec, domain: XlDomain | None, live: dict | None, host_name: str) -> Drift:
+    drift = Drift()
+    config = (live or {}).get("config", {})
+    build = config.get("b_info", {})
+    max_mem = int(build.get("max_memkb", 0)) // 1024 or None
+    max_vcpus = int(build.get("max_vcpus", 0)) or None
+
+    wanted_maxmem = guest.maxmem or guest.memory
+    if max_mem is not None and abs(max_mem - wanted_maxmem) > MEMORY_TOLERANCE_MIB:
+        drift.restart.append(f"maxmem {max_mem}M -> {wanted_maxmem}M")
+    wanted_maxvcpus = guest.maxvcpus or guest.vcpus
+    if max_vcpus is not None and max_vcpus != wanted_maxvcpus:
+        drift.restart.append(f"maxvcpus {max_vcpus} -> {wanted_maxvcpus}")
+
+    if domain is not None:
+        if abs(domain.mem_mib - guest.memory) > MEMORY_TOLERANCE_MIB:
+            if guest.memory <= (max_mem or guest.memory):
+                drift.memory_mib = guest.memory
+            else:
+                drift.restart.append(f"memory {domain.mem_mib}M -> {guest.memory}M (above the running maxmem)")
+        if domain.vcpus != guest.vcpus:
+            if guest.vcpus <= (max_vcpus or guest.vcpus):
+                drift.vcpus = guest.vcpus
+            else:
+                drift.restart.append(f"vcpus {domain.vcpus} -> {guest.vcpus} (above the running maxvcpus)")
+
+    if live is not None:
+        guest_type = config.get("c_info", {}).get("type")
+        if guest_type and guest_type != guest.type:
+            drift.restart.append(f"type {guest_type} -> {guest.type}")
+        have, want = live_disks(config), desired_disks(guest)
+        if have != want:
+            had_cdrom = any(cdrom for _, _, cdrom in have)
+            if guest.installed and had_cdrom and [d for d in have if not d[2]] == [d for d in want if not d[2]]:
+                drift.install_finished = True
+                drift.restart.append("installed: detach the cdrom and boot from disk")
+            else:
+                drift.restart.append(f"disks {describe(have)} -> {describe(want)}")
+        have_vifs, want_vifs = live_vifs(config), desired_vifs(guest, host_name)
+        if have_vifs != want_vifs:
+            drift.restart.append(f"vifs {describe(have_vifs)} -> {describe(want_vifs)}")
+    return drift

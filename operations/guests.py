@@ -1,0 +1,396 @@
+"""
+Operations that converge a Dom0's DomU guests on their declarations: disks,
+install media, the xl config file, power state (with the install lifecycle and
+live drift), removal, and autostart at boot.
+
+Each reads the composite ``GuestsState`` (one remote command per host, whatever
+the number of guests) and yields commands, or a noop saying why none are needed.
+
+    from operations import guests
+    read = guests.GuestsRead.for_guests(specs)
+    guests.disks(guest=spec, read=read)
+    guests.config(guest=spec, read=read)
+    guests.power(guest=spec, read=read)
+"""
+
+from __future__ import annotations
+
+import posixpath
+import shlex
+from dataclasses import dataclass
+from importlib import resources
+
+from pyinfra import host, logger
+from pyinfra.api import StringCommand, operation
+
+from facts.guests import AUTOSTART_SCRIPT, GuestsHost, GuestsState, config_path
+from facts.rcfile import parse_rc_text
+from facts.dom0 import RC_CONF
+from spec.guest import GuestSpec, size_bytes
+from spec.xlcfg import config_mode, render_xl_cfg
+
+from .drift import Drift, guest_drift
+from .files import atomic_write_commands
+from .rcfile import set_rc_values
+from .state import changes_host, read_state
+
+
+@dataclass(frozen=True)
+class GuestsRead:
+    """What the composite read covers on this host: its guests' names and paths."""
+
+    names: tuple[str, ...]
+    paths: tuple[str, ...]
+    media: tuple[str, ...]
+
+    @classmethod
+    def for_guests(cls, guests: list[GuestSpec]) -> "GuestsRead":
+        paths, media = [], []
+        for guest in guests:
+            for disk in guest.disks:
+                if disk.file:
+                    paths.append(disk.file)
+                elif disk.device:
+                    paths.append(disk.device)
+            if guest.cdrom is not None:
+                media.append(guest.cdrom.path)
+        return cls(tuple(g.name for g in guests), tuple(dict.fromkeys(paths)), tuple(dict.fromkeys(media)))
+
+
+def guests_state(read: GuestsRead) -> GuestsHost:
+    return read_state(host, GuestsState, names=read.names, paths=read.paths, media=read.media)
+
+
+def shutdown_command(guest: GuestSpec, timeout: int) -> str:
+    """
+    A graceful shutdown bounded by ``timeout`` seconds, then ``xl destroy``.
+    ``-F`` lets HVM guests without PV drivers shut down on an ACPI power event.
+    """
+
+    name = shlex.quote(guest.name)
+    force = " -F" if guest.type == "hvm" else ""
+    return f"timeout {int(timeout)} xl shutdown -w{force} {name} || xl destroy {name}"
+
+
+def create_command(guest: GuestSpec) -> str:
+    return f"xl create {shlex.quote(config_path(guest.name))}"
+
+
+# Problems found before anything changes -----------------------------------------
+
+
+def plan_problems(guests: list[GuestSpec], current: GuestsHost) -> list[str]:
+    """
+    What would make converging these guests fail half-way: checked up front so
+    the host is stopped with a clear message instead.
+    """
+
+    problems = []
+    wanted = [g for g in guests if g.state != "absent"]
+    if wanted and not current.xl_works:
+        detail = current.xl_error.splitlines()[-1] if current.xl_error else "xl does not answer"
+        problems.append(f"this host is not a running Xen Dom0 ({detail}): run deploys/dom0.py first")
+        return problems
+    info = current.xen_info or {}
+    if wanted and (int(info.get("xen_major", 4) or 4), int(info.get("xen_minor", 99) or 0)) < (4, 10):
+        problems.append(
+            f"this Dom0 runs Xen {info.get('xen_major')}.{info.get('xen_minor')}, whose xl has no 'type' key "
+            "(added in 4.10): guests need Xen 4.11 or later, set xen_version and rerun deploys/dom0.py",
+        )
+        return problems
+    to_start_mib = 0
+    for guest in wanted:
+        for index, vif in enumerate(guest.vifs):
+            if vif.bridge not in current.interfaces:
+                problems.append(
+                    f"guest {guest.name}: vifs[{index}] uses bridge {vif.bridge}, which does not exist on this host "
+                    f"(it has: {' '.join(current.interfaces)})",
+                )
+        for index, disk in enumerate(guest.disks):
+            where = f"guest {guest.name}: disks[{index}]"
+            if disk.zvol:
+                volume = current.volumes.get(disk.zvol)
+                if volume and size_bytes(disk.size) < volume.volsize:
+                    problems.append(
+                        f"{where}: {disk.zvol} is {volume.volsize} bytes, larger than the declared {disk.size}; "
+                        "volumes are never shrunk: declare at least the current size",
+                    )
+            elif disk.file:
+                info = current.paths.get(disk.file)
+                if info and info.kind != "Regular File":
+                    problems.append(f"{where}: {disk.file} exists and is not a regular file")
+                elif info and size_bytes(disk.size) < info.size:
+                    problems.append(
+                        f"{where}: {disk.file} is {info.size} bytes, larger than the declared {disk.size}; "
+                        "disk files are never shrunk: declare at least the current size",
+                    )
+            elif disk.device and current.paths.get(disk.device) is None:
+                problems.append(f"{where}: device {disk.device} does not exist on this host")
+        if guest.cdrom and not guest.installed and not guest.cdrom.url:
+            if current.media_sha256.get(guest.cdrom.path) is None:
+                problems.append(
+                    f"guest {guest.name}: install medium {guest.cdrom.path} is missing and no url is given to fetch it",
+                )
+        if guest.state == "running" and current.domain(guest.name) is None:
+            to_start_mib += guest.memory
+            if current.xen_info is not None and to_start_mib > current.free_memory_mib:
+                problems.append(
+                    f"guest {guest.name}: needs {guest.memory}M but only "
+                    f"{max(current.free_memory_mib - (to_start_mib - guest.memory), 0)}M of the Dom0's free memory "
+                    "is left for it (xl info free_memory): lower its memory or stop another guest",
+                )
+    return problems
+
+
+def unmanaged_guests(guests: list[GuestSpec], current: GuestsHost) -> list[str]:
+    declared = {g.name for g in guests}
+    return [d.name for d in current.domains or () if d.name != "Domain-0" and d.name not in declared]
+
+
+# Disks and media ------------------------------------------------------------------
+
+
+@operation()
+@changes_host
+def disks(guest: GuestSpec, read: GuestsRead):
+    """
+    Create the guest's disks: ZFS volumes with ``zfs create -V`` (grown with
+    ``zfs set volsize`` when the declared size grows, never shrunk), files with
+    ``truncate -s``; devices are used as they are. Nothing is destroyed here.
+
+    .. code:: python
+
+        guests.disks(guest=spec, read=read)
+    """
+
+    current = guests_state(read)
+    acted = False
+    for disk in guest.disks:
+        if disk.zvol:
+            volume = current.volumes.get(disk.zvol)
+            if volume is None:
+                sparse = ["-s"] if disk.sparse else []
+                acted = True
+                yield StringCommand("zfs", "create", "-p", *sparse, "-V", disk.size, "-o", "volmode=dev", disk.zvol)
+            elif size_bytes(disk.size) > volume.volsize:
+                acted = True
+                yield StringCommand("zfs", "set", f"volsize={disk.size}", disk.zvol)
+        elif disk.file:
+            info = current.paths.get(disk.file)
+            if info is None or size_bytes(disk.size) > info.size:
+                acted = True
+                yield StringCommand("mkdir", "-p", posixpath.dirname(disk.file))
+                yield StringCommand("truncate", "-s", disk.size, disk.file)
+    if not acted:
+        host.noop(f"guest {guest.name}: disks exist with their declared sizes")
+
+
+def fetch_command(url: str, path: str, sha256: str | None) -> str:
+    """
+    fetch(1) to a partial file next to the target, check its SHA-256, then
+    rename: a failed or mismatching download leaves nothing at ``path``.
+    """
+
+    partial = shlex.quote(f"{path}.part")
+    target = shlex.quote(path)
+    steps = [f"mkdir -p {shlex.quote(posixpath.dirname(path))}", f"fetch -q -o {partial} {shlex.quote(url)}"]
+    if sha256:
+        steps.append(
+            f'{{ got=$(sha256 -q {partial}); [ "$got" = {sha256} ] || '
+            f'{{ echo "SHA-256 mismatch for {shlex.quote(url)}: got $got, expected {sha256}" >&2; false; }}; }}',
+        )
+    steps.append(f"mv -f {partial} {target}")
+    return "( " + " && ".join(steps) + f" ) || {{ rm -f {partial}; exit 1; }}"
+
+
+@operation()
+@changes_host
+def install_media(guest: GuestSpec, read: GuestsRead):
+    """
+    Fetch the install ISO with fetch(1) when it is missing or its SHA-256
+    differs, verifying it before it takes the final path.
+
+    .. code:: python
+
+        guests.install_media(guest=spec, read=read)
+    """
+
+    cdrom = guest.cdrom
+    if cdrom is None or guest.installed:
+        host.noop(f"guest {guest.name}: no install medium needed")
+        return
+    current = guests_state(read)
+    present = current.media_sha256.get(cdrom.path)
+    if present is not None and (not cdrom.sha256 or present == cdrom.sha256.lower()):
+        host.noop(f"guest {guest.name}: {cdrom.path} is present" + (" and verified" if cdrom.sha256 else ""))
+        return
+    if not cdrom.url:
+        host.noop(f"guest {guest.name}: {cdrom.path} is missing and has no url")
+        return
+    yield StringCommand(fetch_command(cdrom.url, cdrom.path, cdrom.sha256.lower() if cdrom.sha256 else None))
+
+
+# Config file ------------------------------------------------------------------------
+
+
+@operation()
+@changes_host
+def config(guest: GuestSpec, read: GuestsRead):
+    """
+    /usr/local/etc/xen/<name>.cfg rendered from the declaration, written
+    atomically (over SFTP: the VNC password is never on a command line) and
+    only when its content or mode differs.
+
+    .. code:: python
+
+        guests.config(guest=spec, read=read)
+    """
+
+    current = guests_state(read)
+    path = config_path(guest.name)
+    old = current.file(path)
+    new = render_xl_cfg(guest, host.name)
+    mode = format(config_mode(guest), "o")
+    if old == new:
+        if current.modes.get(path) == mode:
+            host.noop(f"guest {guest.name}: {path} is up to date")
+            return
+        yield StringCommand("chmod", mode, path)
+        return
+    yield from atomic_write_commands(path, new, existed=old is not None, mode=mode)
+
+
+# Power state and drift ---------------------------------------------------------------
+
+
+def report(message: str, colour: str = "yellow") -> None:
+    host.log_styled(message, fg=colour, log_func=logger.warning)
+
+
+@operation(is_idempotent=False)
+@changes_host
+def power(guest: GuestSpec, read: GuestsRead, restart_on_change: bool = False, shutdown_timeout: int = 120):
+    """
+    Bring the guest to its declared state. ``running``: ``xl create`` when it is
+    not running; drift in memory (within maxmem) and vCPUs (within maxvcpus) is
+    applied live with ``xl mem-set``/``xl vcpu-set``; other drift needs a restart,
+    done only with ``restart_on_change`` (switching to ``installed`` always
+    restarts a running guest, so it boots from disk without the cdrom).
+    ``stopped``: graceful ``xl shutdown -w`` within ``shutdown_timeout`` seconds,
+    then ``xl destroy``.
+
+    .. code:: python
+
+        guests.power(guest=spec, read=read, restart_on_change=False)
+    """
+
+    current = guests_state(read)
+    domain = current.domain(guest.name)
+    if guest.state == "stopped":
+        if domain is None:
+            host.noop(f"guest {guest.name} is stopped")
+            return
+        yield StringCommand(shutdown_command(guest, shutdown_timeout))
+        return
+    if domain is None:
+        yield StringCommand(create_command(guest))
+        return
+    drift: Drift = guest_drift(guest, current.live_configs.get(guest.name), host.name)
+    if drift.empty:
+        host.noop(f"guest {guest.name} is running as declared")
+        return
+    if drift.needs_restart and (restart_on_change or guest.restart_on_change or drift.install_finished):
+        why = "installation finished, booting from disk" if drift.install_finished else "; ".join(drift.restart)
+        host.log_styled(f"restarting guest {guest.name}: {why}", fg="blue", log_func=logger.info)
+        yield StringCommand(shutdown_command(guest, shutdown_timeout))
+        yield StringCommand(create_command(guest))
+        return
+    for command in drift.live_commands(guest.name):
+        yield StringCommand(command)
+    if drift.needs_restart:
+        report(
+            f"guest {guest.name} awaits a restart to apply: {'; '.join(drift.restart)} "
+            '(set "restart_on_change": True to let the deploy restart it)',
+        )
+        if not drift.live:
+            host.noop(f"guest {guest.name}: restart pending")
+
+
+@operation()
+@changes_host
+def remove(guest: GuestSpec, read: GuestsRead, shutdown_timeout: int = 120):
+    """
+    ``state: absent``: stop the guest, remove its config file; with
+    ``destroy_disks: True`` (and only then) also destroy its ZFS volumes and
+    disk files. Devices are never touched.
+
+    .. code:: python
+
+        guests.remove(guest=spec, read=read)
+    """
+
+    current = guests_state(read)
+    path = config_path(guest.name)
+    acted = False
+    if current.domain(guest.name) is not None:
+        acted = True
+        yield StringCommand(shutdown_command(guest, shutdown_timeout))
+    if current.file(path) is not None:
+        acted = True
+        yield StringCommand("rm", "-f", path)
+    if guest.destroy_disks:
+        for disk in guest.disks:
+            if disk.zvol and disk.zvol in current.volumes:
+                acted = True
+                yield StringCommand("zfs", "destroy", disk.zvol)
+            elif disk.file and current.paths.get(disk.file) is not None:
+                acted = True
+                yield StringCommand("rm", "-f", disk.file)
+    if not acted:
+        kept = "" if guest.destroy_disks else " (its disks are kept)"
+        host.noop(f"guest {guest.name} is absent{kept}")
+
+
+# Autostart ----------------------------------------------------------------------------
+
+
+def autostart_script() -> str:
+    return resources.files("operations").joinpath("assets/xendomains").read_text()
+
+
+@operation()
+@changes_host
+def autostart(guests: list[GuestSpec], read: GuestsRead, delay: int = 0, shutdown_timeout: int = 120):
+    """
+    Install the ``xendomains`` rc.d script (FreeBSD's Xen packages ship none) and
+    list the autostart guests in rc.conf in declaration order, so they start
+    after ``xencommons`` at boot and shut down gracefully in reverse order.
+
+    .. code:: python
+
+        guests.autostart(guests=specs, read=read, delay=5)
+    """
+
+    current = guests_state(read)
+    names = [g.name for g in guests if g.autostart and g.state == "running"]
+    script = autostart_script()
+    acted = False
+    if current.file(AUTOSTART_SCRIPT) != script:
+        acted = True
+        yield from atomic_write_commands(AUTOSTART_SCRIPT, script, existed=current.file(AUTOSTART_SCRIPT) is not None, mode="555")
+    old = current.file(RC_CONF) or ""
+    values = {
+        "xendomains_enable": "YES" if names else "NO",
+        "xendomains_list": " ".join(names),
+        "xendomains_delay": str(delay),
+        "xendomains_timeout": str(shutdown_timeout),
+    }
+    existing = parse_rc_text(old)
+    if not names and "xendomains_list" not in existing:
+        values = {}
+    new = set_rc_values(old, values)
+    if new != ("\n".join(old.splitlines()) + "\n" if old else ""):
+        acted = True
+        yield from atomic_write_commands(RC_CONF, new, existed=current.file(RC_CONF) is not None)
+    if not acted:
+        host.noop(f"autostart: {' '.join(names) or 'no guests'}")
