@@ -32,6 +32,9 @@ _ROW = re.compile(
 
 _HEADER = re.compile(r"^\s*Name\s+ID\s+Mem\s+VCPUs\s+State\s+Time")
 
+# "name<spaces>: value" (tools/xl/xl_info.c pads names to 22 columns); the value may be empty.
+_INFO_LINE = re.compile(r"^\s*([A-Za-z0-9_]+)\s+:(?:\s(.*))?$")
+
 INFO_INTEGERS = frozenset(
     (
         "total_memory",
@@ -135,21 +138,18 @@ def _info_int(value: str) -> int | str:
 
 def parse_xl_info(text: str) -> dict[str, object]:
     """
-    Parse ``xl info`` (``name : value`` lines). Values are stripped strings, except
-    ``virt_caps``/``xen_caps`` (frozensets of words) and the counters listed in
-    ``INFO_INTEGERS`` (ints). Lines without ``" : "`` are ignored (e.g. the
-    tables printed by ``xl info -n``).
+    Parse ``xl info`` (``name<padding> : value`` lines). Values are stripped
+    strings, except ``virt_caps``/``xen_caps`` (frozensets of words) and the
+    counters listed in ``INFO_INTEGERS`` (ints). Other lines are ignored: the
+    tables of ``xl info -n`` and error messages such as ``libxl: error: ...``.
     """
 
     info: dict[str, object] = {}
     for line in text.splitlines():
-        name, sep, value = line.partition(":")
-        if not sep:
+        match = _INFO_LINE.match(line)
+        if not match:
             continue
-        name = name.strip()
-        if not name or " " in name:
-            continue
-        value = value.strip()
+        name, value = match.group(1), (match.group(2) or "").strip()
         if name in INFO_WORD_SETS:
             info[name] = frozenset(value.split())
         elif name in INFO_INTEGERS:
@@ -230,8 +230,8 @@ class XlInfo(FactBase):
 
 class XlDomainConfig(FactBase):
     """
-    Returns the live libxl configuration of domains from ``xl list -l [name]``,
-    keyed by domain name.
+    Returns the live libxl configuration of domains from ``xl list -l [domain]``,
+    keyed by domain name: ``host.get_fact(XlDomainConfig, domain="freebsd")``.
 
     .. code:: python
 
@@ -241,12 +241,13 @@ class XlDomainConfig(FactBase):
 
     default = dict
 
-    def command(self, name: str | None = None) -> str:
-        if name:
-            return f"xl list -l {shlex.quote(name)}"
+    # The argument is ``domain``: pyinfra reserves ``name`` for its global arguments.
+    def command(self, domain: str | None = None) -> str:
+        if domain:
+            return f"xl list -l {shlex.quote(domain)}"
         return "xl list -l"
 
-    def requires_command(self, name: str | None = None) -> str:
+    def requires_command(self, domain: str | None = None) -> str:
         return "xl"
 
     def process(self, output: list[str]) -> dict[str, dict]:
