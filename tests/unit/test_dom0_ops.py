@@ -1,0 +1,266 @@
+"""Dom0 operations: the commands they yield for given host states."""
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from facts.dom0 import LOADER_CONF, LOGIN_CONF, RC_CONF, SYSCTL_CONF, TTYS, XL_CONF, Dom0Host
+from facts.hardware import CpuVirtualisation
+from facts.xl import XlDomain
+from operations import dom0
+from spec.schema import validate_dom0
+from tests.opsupport import run_op
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+STOCK_LOGIN_CONF = (FIXTURES / "freebsd" / "login.conf.freebsd14").read_text()
+STOCK_TTYS_14 = (FIXTURES / "freebsd" / "ttys.freebsd14").read_text()
+STOCK_TTYS_11 = (FIXTURES / "freebsd" / "ttys.freebsd11").read_text()
+
+INTEL = CpuVirtualisation("intel", True, True, False, "VT-x: PAT,HLT,MTF,PAUSE,EPT,UG,VPID")
+SPEC = validate_dom0("xen1", {"xen_bridge_members": ["em0"]})
+CMDLINE = SPEC.cmdline
+
+
+def fresh_host(**changes) -> Dom0Host:
+    """A stock FreeBSD 14.1 host that has never seen Xen."""
+
+    host = Dom0Host(
+        release="14.1-RELEASE",
+        freebsd_version=(14, 1),
+        sysctl={
+            "hw.machine_arch": "amd64",
+            "hw.ncpu": "8",
+            "hw.physmem": str(16 * 1024**3),
+            "kern.vm_guest": "none",
+            "machdep.bootmethod": "BIOS",
+            "vm.max_user_wired": "1546489",
+        },
+        packages={},
+        cpu=INTEL,
+        acpi_tables=frozenset({"RSD PTR", "XSDT", "FACP", "APIC", "DMAR"}),
+        interfaces=("em0", "lo0"),
+        login_db_fresh=True,
+        xen_kernel_present=False,
+        xen_boot_menu_present=False,
+        log_dir=None,
+        files={
+            LOADER_CONF: 'autoboot_delay="3"\n',
+            RC_CONF: 'hostname="xen1"\nifconfig_em0="DHCP"\nsshd_enable="YES"\n',
+            SYSCTL_CONF: "# sysctl.conf\n",
+            LOGIN_CONF: STOCK_LOGIN_CONF,
+            TTYS: STOCK_TTYS_14,
+            XL_CONF: None,
+        },
+    )
+    return dataclasses.replace(host, **changes)
+
+
+def converged_host(**changes) -> Dom0Host:
+    host = fresh_host()
+    files = dict(host.files)
+    files[LOADER_CONF] = f'autoboot_delay="3"\nxen_kernel="/boot/xen"\nxen_cmdline="{CMDLINE}"\n'
+    files[SYSCTL_CONF] = "# sysctl.conf\nvm.max_user_wired=-1\n"
+    files[LOGIN_CONF] = STOCK_LOGIN_CONF.replace(":memorylocked=64K:", ":memorylocked=unlimited:")
+    files[RC_CONF] = (
+        'hostname="xen1"\nifconfig_em0="up"\nsshd_enable="YES"\nxencommons_enable="YES"\n'
+        'cloned_interfaces="bridge0"\nifconfig_bridge0="addm em0 SYNCDHCP"\n'
+    )
+    files[XL_CONF] = 'vif.default.bridge="bridge0"\nautoballoon="off"\n'
+    sysctl = dict(host.sysctl, **{"kern.vm_guest": "xen", "vm.max_user_wired": "18446744073709551615"})
+    converged = dict(
+        sysctl=sysctl,
+        files=files,
+        packages={"xen-kernel": "4.19.1", "xen-tools": "4.19.1"},
+        interfaces=("em0", "lo0", "bridge0"),
+        log_dir=("Directory", "755"),
+        domains=[XlDomain("Domain-0", 0, 8192, 4, frozenset({"running"}), "r-----", 12.5)],
+        xen_info={
+            "xen_major": 4, "xen_minor": 19, "xen_version": "4.19.1", "nr_cpus": 8, "total_memory": 16383,
+            "virt_caps": frozenset({"hvm", "hvm_directio", "hap", "shadow"}), "xen_commandline": CMDLINE,
+        },
+    )
+    return dataclasses.replace(host, **{**converged, **changes})
+
+
+def commands(op, current, monkeypatch, **kwargs):
+    return run_op(op, monkeypatch, dom0, "dom0_state", current, **kwargs)
+
+
+def test_stock_login_conf_has_64k_in_default_class():
+    # The fixture is the real stock file: the operation must change that line.
+    assert ":memorylocked=64K:" in STOCK_LOGIN_CONF
+
+
+@pytest.mark.parametrize(
+    "op, kwargs",
+    [
+        (dom0.packages, {"spec": SPEC}), (dom0.wired_memory, {}), (dom0.login_class, {}), (dom0.console, {}),
+        (dom0.loader_conf, {"spec": SPEC}), (dom0.log_dir, {}), (dom0.boot_menu, {"spec": SPEC}),
+        (dom0.rc_conf, {"spec": SPEC}), (dom0.xl_conf, {"spec": SPEC}), (dom0.reboot_into_xen, {"spec": SPEC}),
+    ],
+)
+def test_converged_host_needs_nothing(op, kwargs, monkeypatch):
+    assert commands(op, converged_host(), monkeypatch, **kwargs) == []
+
+
+def test_packages_installs_only_what_is_missing(monkeypatch):
+    assert commands(dom0.packages, fresh_host(), monkeypatch, spec=SPEC) == ["pkg install -y xen-kernel xen-tools"]
+    half = fresh_host(packages={"xen-kernel": "4.19.1"})
+    assert commands(dom0.packages, half, monkeypatch, spec=SPEC) == ["pkg install -y xen-tools"]
+
+
+def test_wired_memory_uses_the_releases_sysctl_and_drops_the_old_name(monkeypatch):
+    host = fresh_host(files={**fresh_host().files, SYSCTL_CONF: "# mine\nvm.max_wired=-1\nkern.ipc.somaxconn=1024\n"})
+    got = commands(dom0.wired_memory, host, monkeypatch)
+    assert got[0] == "sysctl vm.max_user_wired=-1"
+    assert got[1] == "upload /etc/.sysctl.conf.pyinfra-new: # mine\nkern.ipc.somaxconn=1024\nvm.max_user_wired=-1\n"
+    assert got[2].startswith("( chmod 644 /etc/.sysctl.conf.pyinfra-new && cp -p /etc/sysctl.conf /etc/sysctl.conf.bak")
+
+
+def test_wired_memory_before_freebsd_13_uses_vm_max_wired(monkeypatch):
+    host = fresh_host(release="12.4-RELEASE", freebsd_version=(12, 4), sysctl={"vm.max_wired": "1234"})
+    got = commands(dom0.wired_memory, host, monkeypatch)
+    assert got[0] == "sysctl vm.max_wired=-1"
+    assert got[1] == "upload /etc/.sysctl.conf.pyinfra-new: # sysctl.conf\nvm.max_wired=-1\n"
+
+
+def test_login_class_changes_only_the_default_class_then_cap_mkdb(monkeypatch):
+    got = commands(dom0.login_class, fresh_host(), monkeypatch)
+    uploaded = got[0].split(": ", 1)[1]
+    assert uploaded == STOCK_LOGIN_CONF.replace(":memorylocked=64K:", ":memorylocked=unlimited:", 1)
+    assert got[-1] == "cap_mkdb /etc/login.conf"
+
+
+def test_login_class_recompiles_a_stale_database_only(monkeypatch):
+    host = converged_host(login_db_fresh=False)
+    assert commands(dom0.login_class, host, monkeypatch) == ["cap_mkdb /etc/login.conf"]
+
+
+def test_console_never_duplicates_xc0(monkeypatch):
+    assert commands(dom0.console, fresh_host(), monkeypatch) == []
+    old = fresh_host(files={**fresh_host().files, TTYS: STOCK_TTYS_11})
+    [upload, _] = commands(dom0.console, old, monkeypatch)
+    added = upload.split(": ", 1)[1]
+    assert added.startswith(STOCK_TTYS_11.rstrip("\n"))
+    assert added.count("\nxc0") == 1
+
+
+def test_loader_conf_keeps_the_users_lines(monkeypatch):
+    [upload, install] = commands(dom0.loader_conf, fresh_host(), monkeypatch, spec=SPEC)
+    assert upload == f'upload /boot/.loader.conf.pyinfra-new: autoboot_delay="3"\nxen_kernel="/boot/xen"\nxen_cmdline="{CMDLINE}"\n'
+    assert "cp -p /boot/loader.conf /boot/loader.conf.bak" in install
+    assert install.endswith("mv -f /boot/.loader.conf.pyinfra-new /boot/loader.conf ) || { rm -f /boot/.loader.conf.pyinfra-new; exit 1; }")
+
+
+def test_loader_conf_for_xen_47(monkeypatch):
+    spec = validate_dom0("old", {"xen_bridge_members": ["em0"], "xen_version": "4.7", "xen_dom0_mem": "2048M"})
+    [upload, _] = commands(dom0.loader_conf, fresh_host(), monkeypatch, spec=spec)
+    assert 'hw.pci.mcfg="0"' in upload
+    assert "dom0pvh=1" in upload
+
+
+def test_log_dir_fixes_the_handbooks_644(monkeypatch):
+    host = converged_host(log_dir=("Directory", "644"))
+    assert commands(dom0.log_dir, host, monkeypatch) == ["mkdir -p /var/log/xen", "chmod 755 /var/log/xen"]
+
+
+def test_boot_menu_only_for_xen_47(monkeypatch):
+    assert commands(dom0.boot_menu, fresh_host(), monkeypatch, spec=SPEC) == []
+    spec47 = validate_dom0("old", {"xen_bridge_members": ["em0"], "xen_version": "4.7"})
+    [upload, _] = commands(dom0.boot_menu, fresh_host(), monkeypatch, spec=spec47)
+    assert upload == "upload /boot/.menu.rc.local.pyinfra-new: try-include /boot/xen.4th\n"
+
+
+def test_rc_conf_cloned_bridge_keeps_other_cloned_interfaces(monkeypatch):
+    files = {**fresh_host().files, RC_CONF: 'cloned_interfaces="lagg0 tap0"\nifconfig_em0="DHCP"\n'}
+    [upload, _] = commands(dom0.rc_conf, fresh_host(files=files), monkeypatch, spec=SPEC)
+    assert upload.split(": ", 1)[1] == (
+        'cloned_interfaces="lagg0 tap0 bridge0"\nifconfig_em0="up"\nxencommons_enable="YES"\n'
+        'ifconfig_bridge0="addm em0 SYNCDHCP"\n'
+    )
+
+
+def test_rc_conf_autobridge_style(monkeypatch):
+    spec = validate_dom0("x", {"xen_bridge_members": ["em0", "em1"], "xen_bridge_style": "autobridge",
+                               "xen_bridge_ip": "inet 192.0.2.10/24"})
+    values, remove = dom0.bridge_rc_values(spec, {})
+    assert values == {
+        "xencommons_enable": "YES", "cloned_interfaces": "bridge0", "autobridge_interfaces": "bridge0",
+        "autobridge_bridge0": "em0 em1", "ifconfig_bridge0": "inet 192.0.2.10/24",
+        "ifconfig_em0": "up", "ifconfig_em1": "up",
+    }
+    assert remove == []
+
+
+def test_switching_back_to_cloned_removes_autobridge_keys():
+    values, remove = dom0.bridge_rc_values(
+        SPEC, {"autobridge_interfaces": "bridge0", "autobridge_bridge0": "em0", "cloned_interfaces": "bridge0"},
+    )
+    assert remove == ["autobridge_interfaces", "autobridge_bridge0"]
+    assert values["ifconfig_bridge0"] == "addm em0 SYNCDHCP"
+
+
+def test_xl_conf_created_when_absent(monkeypatch):
+    [upload, install] = commands(dom0.xl_conf, fresh_host(), monkeypatch, spec=SPEC)
+    assert upload == 'upload /usr/local/etc/xen/.xl.conf.pyinfra-new: vif.default.bridge="bridge0"\nautoballoon="off"\n'
+    assert "cp -p" not in install
+
+
+def test_reboot_when_xen_not_running_then_verify(monkeypatch):
+    got = commands(dom0.reboot_into_xen, fresh_host(), monkeypatch, spec=SPEC)
+    assert "( sleep 1 && reboot ) </dev/null >/dev/null 2>&1 &" in got
+    assert got[-1] == "function verify"
+
+
+def test_no_reboot_when_disallowed(monkeypatch):
+    spec = validate_dom0("x", {"xen_bridge_members": ["em0"], "xen_reboot": False})
+    assert commands(dom0.reboot_into_xen, fresh_host(), monkeypatch, spec=spec) == []
+
+
+def test_reboot_when_the_command_line_changed(monkeypatch):
+    spec = validate_dom0("x", {"xen_bridge_members": ["em0"], "xen_dom0_mem": "4G"})
+    assert dom0.pending_reboot_reasons(converged_host(), spec) == [
+        f'Xen runs with "{CMDLINE}", loader.conf now says "{spec.cmdline}"',
+    ]
+
+
+@pytest.mark.parametrize(
+    "changes, fragment",
+    [
+        ({"sysctl": {"hw.machine_arch": "i386", "hw.ncpu": "8"}}, "needs amd64, this host is i386"),
+        ({"cpu": CpuVirtualisation("intel", False, False, True, "VT-x: (disabled in BIOS) PAT")}, "disabled in the BIOS"),
+        ({"cpu": CpuVirtualisation("intel", True, False, False, "VT-x: PAT,HLT")}, "second-level paging"),
+        ({"cpu": CpuVirtualisation(None, False, False, False, "")}, "no hardware virtualisation"),
+        ({"acpi_tables": frozenset({"XSDT", "FACP"})}, "no IOMMU"),
+        ({"release": "13.2-RELEASE", "freebsd_version": (13, 2),
+          "sysctl": {"hw.machine_arch": "amd64", "machdep.bootmethod": "UEFI"}}, "needs FreeBSD 14 or later"),
+        ({"release": "11.4-RELEASE", "freebsd_version": (11, 4)}, "runs on FreeBSD 12 or later"),
+        ({"packages": {"xen-kernel47": "4.7.2"}}, "remove it with 'pkg delete xen-kernel47'"),
+        ({"interfaces": ("igb0", "lo0")}, "em0 not found on this host (it has: igb0 lo0)"),
+        ({"log_dir": ("Regular File", "644")}, "/var/log/xen exists but is a regular file"),
+    ],
+)
+def test_preflight_refuses_with_a_reason(changes, fragment):
+    problems = dom0.preflight_problems(fresh_host(**changes), SPEC)
+    assert any(fragment in p for p in problems), problems
+
+
+def test_preflight_passes_a_good_host_and_skips_hardware_under_xen():
+    assert dom0.preflight_problems(fresh_host(), SPEC) == []
+    # Under Xen the VT-x line and the DMAR table are hidden: not a problem.
+    hidden = converged_host(cpu=CpuVirtualisation("intel", False, False, False, ""), acpi_tables=frozenset())
+    assert dom0.preflight_problems(hidden, SPEC) == []
+
+
+def test_running_problems_catch_a_dom0_that_differs():
+    assert dom0.running_problems(converged_host(), SPEC) == []
+    small = converged_host(domains=[XlDomain("Domain-0", 0, 2048, 2, frozenset({"running"}), "r-----", 1.0)])
+    assert dom0.running_problems(small, SPEC) == [
+        "Domain-0 has 2048M of memory, xen_dom0_mem asks for 8192M",
+        "Domain-0 has 2 vCPUs, xen_dom0_max_vcpus asks for 4",
+    ]
+    info = dict(converged_host().xen_info, virt_caps=frozenset({"hvm", "shadow"}))
+    assert dom0.running_problems(converged_host(xen_info=info), SPEC) == [
+        "the hypervisor does not offer hap (virt_caps: hvm shadow)",
+    ]
