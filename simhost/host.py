@@ -1,0 +1,348 @@
+"""One simulated FreeBSD host: a directory tree that sshd serves with ChrootDirectory.
+
+Layout of the root (FreeBSD paths, busybox underneath):
+    /bin/busybox + applet symlinks, /bin/sh (busybox ash), /bin/bash (tiny sh wrapper,
+    because root's login shell on the real machine is /bin/bash)
+    fake FreeBSD tools from simhost/tools/ at their FreeBSD paths (see TOOLS)
+    /etc: rc.conf, loader.conf (/boot), sysctl.conf, login.conf(.db), ttys, rc.subr, ...
+    /.sim: simulator state (see simhost/lib/common.sh); the product must never read it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import stat
+import subprocess
+from pathlib import Path
+
+from . import hardware, packages
+from .variants import Variant, get_variant
+
+HERE = Path(__file__).resolve().parent
+FIXTURES = HERE.parent / "tests" / "fixtures" / "freebsd"
+BUSYBOX = Path("/bin/busybox")
+
+# fake tool -> where FreeBSD keeps it
+TOOLS = {
+    "uname": "/usr/bin/uname",
+    "freebsd-version": "/bin/freebsd-version",
+    "hostname": "/bin/hostname",
+    "sysctl": "/sbin/sysctl",
+    "sysrc": "/usr/sbin/sysrc",
+    "pkg": "/usr/sbin/pkg",
+    "cap_mkdb": "/usr/bin/cap_mkdb",
+    "service": "/usr/sbin/service",
+    "kldstat": "/sbin/kldstat",
+    "acpidump": "/usr/sbin/acpidump",
+    "ifconfig": "/sbin/ifconfig",
+    "stat": "/usr/bin/stat",
+    "sha256": "/sbin/sha256",
+    "reboot": "/sbin/reboot",
+    "shutdown": "/sbin/shutdown",
+    "dmesg": "/sbin/dmesg",
+}
+
+# busybox applets that behave close enough to FreeBSD's base tools.  Linux-only tools
+# (ip, free, lsmod, mount reading /proc, ...) are deliberately absent.
+APPLETS = """
+[ awk basename bzip2 bunzip2 cat chgrp chmod chown chroot cmp cp cpio cut date dd diff
+dirname du echo egrep env expand expr false fgrep find fold getopt grep gunzip gzip head
+hexdump id kill less ln logger ls md5sum mkdir mkfifo mktemp more mv nl od paste patch
+printf pwd readlink realpath rev rm rmdir sed seq sh sha1sum sha256sum sha512sum sleep
+sort split stty sync tac tail tar tee test time timeout touch tr true truncate tty
+unexpand uniq unxz uudecode uuencode vi wc which whoami xargs xz xzcat yes zcat
+""".split()
+
+DIRS = """
+bin sbin boot boot/kernel dev etc etc/defaults etc/rc.d etc/rc.conf.d etc/ssh root tmp
+usr/bin usr/sbin usr/lib usr/libexec usr/share usr/local/bin usr/local/sbin
+usr/local/etc/rc.d usr/local/lib var/db/pkg var/log var/run var/tmp var/cache/pkg
+.sim/lib .sim/hw .sim/power .sim/sysctl .sim/xen/domains .sim/pkg/installed .sim/net
+.sim/capdb .sim/state .sim/run
+""".split()
+
+
+def _sh_env(values: dict[str, object]) -> str:
+    return "".join(f"{k}={shlex.quote(str(v))}\n" for k, v in values.items())
+
+
+class SimHost:
+    """A simulated FreeBSD host rooted at `root`, reachable over SSH on `port`."""
+
+    def __init__(self, name: str, variant: Variant | str, root: Path, port: int = 0):
+        self.name = name
+        self.variant = get_variant(variant)
+        self.root = Path(root)
+        self.port = port
+
+    def __repr__(self) -> str:
+        return f"SimHost({self.name!r}, {self.variant.name!r}, port={self.port})"
+
+    # -- file access (host-side view of the chroot) ------------------------------------
+    def path(self, p: str | os.PathLike) -> Path:
+        """Host path of the file that is `p` inside the simulated host."""
+        return self.root / str(p).lstrip("/")
+
+    def read(self, p: str) -> str:
+        return self.path(p).read_text()
+
+    def exists(self, p: str) -> bool:
+        return os.path.lexists(self.path(p))
+
+    def write(self, p: str, content: str, mode: int = 0o644) -> None:
+        dest = self.path(p)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_text(content)
+        dest.chmod(mode)
+
+    # -- running things inside ----------------------------------------------------------
+    def run(self, command: str, timeout: float = 60) -> subprocess.CompletedProcess:
+        """Run a shell command inside the host (chroot, no SSH): for boot scripts and tests."""
+        return subprocess.run(
+            ["chroot", str(self.root), "/bin/sh", "-c", command],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env={"PATH": "/sbin:/bin:/usr/sbin:/usr/bin:/usr/local/sbin:/usr/local/bin", "HOME": "/root"},
+        )
+
+    def boot(self) -> None:
+        """Power-on: loader, Xen or not, kernel, rc.  sshd must be (re)started by the caller."""
+        res = self.run("/bin/sh /.sim/lib/boot")
+        if res.returncode != 0:
+            raise RuntimeError(f"{self.name}: boot script failed: {res.stderr}")
+
+    def shutdown(self) -> None:
+        """rc.shutdown: stop enabled local rc.d scripts."""
+        self.run("/bin/sh /.sim/lib/shutdown")
+
+    def take_power_request(self) -> str | None:
+        """Return and clear what reboot(8)/shutdown(8) asked for ("reboot"/"poweroff")."""
+        req = self.path("/.sim/power/request")
+        try:
+            action = req.read_text().strip()
+        except FileNotFoundError:
+            return None
+        req.unlink(missing_ok=True)
+        return action or "reboot"
+
+    # -- build --------------------------------------------------------------------------
+    def build(self) -> None:
+        """Create a fresh root (removes any previous one).  Does not boot it."""
+        v = self.variant
+        if self.root.exists():
+            shutil.rmtree(self.root)
+        self.root.mkdir(parents=True)
+        os.chmod(self.root, 0o755)
+        for d in DIRS:
+            self.path(d).mkdir(parents=True, exist_ok=True)
+        os.chmod(self.path("tmp"), 0o1777)
+        os.chmod(self.path("var/tmp"), 0o1777)
+        os.chmod(self.path("root"), 0o700)
+        self._install_busybox()
+        self._install_shell()
+        self._make_devices()
+        self._install_tools()
+        self._write_variant_env()
+        self._write_hardware()
+        self._write_etc()
+        packages.write_repository(self.root, v)
+        # The stock login.conf is compiled at install time, like bsdinstall does.
+        res = self.run("cap_mkdb /etc/login.conf")
+        if res.returncode != 0:
+            raise RuntimeError(f"{self.name}: cap_mkdb failed at build: {res.stderr}")
+
+    def _install_busybox(self) -> None:
+        shutil.copy2(BUSYBOX, self.path("bin/busybox"))
+        os.chmod(self.path("bin/busybox"), 0o755)
+        for applet in APPLETS:
+            os.symlink("busybox", self.path(f"bin/{applet}"))
+        # root's login shell on the real machine is /bin/bash; busybox has no bash applet.
+        self.write("/bin/bash", '#!/bin/sh\nexec /bin/sh "$@"\n', 0o755)
+        # FreeBSD keeps env/which/... in /usr/bin; scripts using absolute paths find them.
+        for name in ("env", "which", "awk", "sed", "grep", "tr", "cut", "sort", "head", "tail", "true", "false"):
+            os.symlink("/bin/busybox", self.path(f"usr/bin/{name}"))
+
+    def _install_shell(self) -> None:
+        """/bin/sh is dash (an Almquist shell, like FreeBSD's sh), not busybox ash: this
+        busybox is built with "prefer applets", so its ash would run its own uname,
+        sysctl, stat, ifconfig ... instead of the fake FreeBSD tools found on PATH."""
+        dash = Path(shutil.which("dash") or "/bin/dash")
+        self.path("bin/sh").unlink(missing_ok=True)
+        shutil.copy2(dash, self.path("bin/sh"))
+        out = subprocess.run(["ldd", str(dash)], capture_output=True, text=True, check=True).stdout
+        for line in out.splitlines():
+            parts = line.split()
+            lib = next((p for p in parts if p.startswith("/")), None)
+            if lib:
+                dest = self.path(lib)
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(os.path.realpath(lib), dest)
+
+    def _make_devices(self) -> None:
+        for name, minor in (("null", 3), ("zero", 5), ("random", 8), ("urandom", 9)):
+            os.mknod(self.path(f"dev/{name}"), 0o666 | stat.S_IFCHR, os.makedev(1, minor))
+            os.chmod(self.path(f"dev/{name}"), 0o666)
+
+    def _install_tools(self) -> None:
+        for tool, dest in TOOLS.items():
+            target = self.path(dest)
+            shutil.copyfile(HERE / "tools" / tool, target)
+            os.chmod(target, 0o555)
+        for lib in ("common.sh", "boot", "shutdown", "rcorder"):
+            shutil.copyfile(HERE / "lib" / lib, self.path(f".sim/lib/{lib}"))
+        files = HERE / "files"
+        for src in files.rglob("*"):
+            if src.is_file():
+                dest = self.path(src.relative_to(files))
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(src, dest)
+                os.chmod(dest, 0o644)
+
+    def _write_variant_env(self) -> None:
+        v = self.variant
+        rel = hardware.release_info(v)
+        env = {
+            "SIM_HOSTNAME": self.name,
+            "SIM_VARIANT": v.name,
+            "SIM_FREEBSD": v.freebsd,
+            "SIM_MAJOR": v.major,
+            "SIM_ARCH": v.arch,
+            "SIM_CPU_VENDOR": v.cpu_vendor,
+            "SIM_SLAT": int(v.slat),
+            "SIM_VIRT_DISABLED": int(v.virt_disabled_in_bios),
+            "SIM_IOMMU": int(v.iommu),
+            "SIM_BOOT_METHOD": v.boot_method,
+            "SIM_MEMORY_MIB": v.memory_mib,
+            "SIM_NCPUS": v.ncpus,
+            "SIM_INTERFACES": " ".join(v.interfaces),
+            "SIM_KERNEL_VERSION": rel["kernel_version"],
+            "SIM_OSRELDATE": rel["osreldate"],
+            "SIM_BUILD_ID": rel["kernel_version"].split()[2] if len(rel["kernel_version"].split()) > 2 else "",
+            "SIM_PKG_VERSION": rel["pkg"],
+            "SIM_WIRED_SYSCTL": v.wired_sysctl,
+            "SIM_CPU_MHZ": hardware.CPUS[v.cpu_vendor]["mhz"].split(".")[0] + ".000",
+            "SIM_HW_CAPS": hardware.CPUS[v.cpu_vendor]["hw_caps"],
+        }
+        for ifname in v.interfaces:
+            env[f"SIM_MAC_{ifname}"] = hardware.mac_for(self.name, ifname)
+        self.write("/.sim/variant.env", _sh_env(env))
+
+    def _write_hardware(self) -> None:
+        v = self.variant
+        for kind, xen in (("native", False), ("xen", True)):
+            self.write(f"/.sim/hw/dmesg.{kind}", hardware.dmesg_boot(v, xen))
+            self.write(f"/.sim/hw/acpi.{kind}", hardware.acpi_tables(v, xen))
+        rows = hardware.sysctl_defaults(v, self.name)
+        self.write("/.sim/sysctl/defaults", "".join("\t".join(r) + "\n" for r in rows))
+
+    def _write_etc(self) -> None:
+        v = self.variant
+        self.write("/etc/ttys", (FIXTURES / f"ttys.{v.ttys}").read_text())
+        login_conf = (FIXTURES / "login.conf.freebsd14").read_text()
+        if v.login_conf_customised:
+            # An admin already tuned the default class and added a class of their own.
+            login_conf = login_conf.replace(":memorylocked=64K:", ":memorylocked=128M:", 1)
+            login_conf += "\n# local: build jobs\nbuilder:\\\n\t:memorylocked=256M:\\\n\t:maxproc=4096:\\\n\t:tc=default:\n"
+        self.write("/etc/login.conf", login_conf)
+        first_if = v.interfaces[0] if v.interfaces else "em0"
+        self.write(
+            "/etc/rc.conf",
+            f'hostname="{self.name}"\nifconfig_{first_if}="DHCP"\nsshd_enable="YES"\n'
+            'ntpd_enable="YES"\n# Set dumpdev to "AUTO" to enable crash dumps, "NO" to disable\n'
+            'dumpdev="AUTO"\nzfs_enable="YES"\n',
+        )
+        self.write(
+            "/boot/loader.conf",
+            'kern.geom.label.disk_ident.enable="0"\nkern.geom.label.gptid.enable="0"\n'
+            'cryptodev_load="YES"\nzfs_load="YES"\n',
+        )
+        self.write(
+            "/etc/sysctl.conf",
+            "#\n#  This file is read when going to multi-user and its contents piped thru\n"
+            "#  ``sysctl'' to adjust kernel values.  ``man 5 sysctl.conf'' for details.\n#\n\n"
+            "# Uncomment this to prevent users from seeing information about processes that\n"
+            "# are being run under another UID.\n#security.bsd.see_other_uids=0\n"
+            + ("vfs.zfs.vdev.min_auto_ashift=12\n" if v.major >= 13 else ""),
+        )
+        self.write("/boot/kernel/kernel", f"# simulated FreeBSD {v.freebsd} {v.arch} GENERIC kernel\n", 0o555)
+        self.write(
+            "/etc/passwd",
+            "root:*:0:0:Charlie &:/root:/bin/sh\ntoor:*:0:0:Bourne-again Superuser:/root:\n"
+            "daemon:*:1:1:Owner of many system processes:/root:/usr/sbin/nologin\n"
+            "nobody:*:65534:65534:Unprivileged user:/nonexistent:/usr/sbin/nologin\n",
+        )
+        self.write("/etc/group", "wheel:*:0:root\ndaemon:*:1:\nnogroup:*:65533:\nnobody:*:65534:\n")
+        self.write("/etc/shells", "/bin/sh\n/bin/csh\n/bin/tcsh\n")
+        self.write("/var/log/messages", "")
+        self.write("/.sim/power/.keep", "")
+
+    # -- state for tests ------------------------------------------------------------------
+    def _read_opt(self, p: str) -> str | None:
+        try:
+            return self.read(p).strip()
+        except FileNotFoundError:
+            return None
+
+    def sysctls(self) -> dict[str, str]:
+        out = {}
+        for line in self.read("/.sim/sysctl/live").splitlines():
+            parts = line.split("\t")
+            if len(parts) == 4:
+                out[parts[0]] = parts[3]
+        return out
+
+    def domains(self) -> dict[str, dict[str, str]]:
+        base = self.path("/.sim/xen/domains")
+        doms = {}
+        if base.is_dir():
+            for d in sorted(base.iterdir()):
+                doms[d.name] = {f.name: f.read_text().strip() for f in d.iterdir() if f.is_file()}
+        return doms
+
+    def sim_state(self) -> dict:
+        """What tests assert on: the running kernel, Xen and Dom0 figures, boots, packages."""
+        sysctls = self.sysctls() if self.exists("/.sim/sysctl/live") else {}
+        doms = self.domains()
+        dom0 = doms.get("Domain-0", {})
+        boottime = sysctls.get("kern.boottime", "")
+        installed = {}
+        inst = self.path("/.sim/pkg/installed")
+        if inst.is_dir():
+            for d in sorted(inst.iterdir()):
+                installed[d.name] = (d / "version").read_text().strip()
+        net = {}
+        nb = self.path("/.sim/net")
+        if nb.is_dir():
+            for d in sorted(nb.iterdir()):
+                if d.is_dir():
+                    members = d / "members"
+                    net[d.name] = members.read_text().split() if members.exists() else []
+        return {
+            "name": self.name,
+            "variant": self.variant.name,
+            "port": self.port,
+            "boot_count": int(self._read_opt("/.sim/state/boot_count") or 0),
+            "kernel": "xen" if self.exists("/.sim/run/xen.booted") else "freebsd",
+            "xen_version": self._read_opt("/.sim/run/xen.version"),
+            "xen_cmdline": self._read_opt("/.sim/run/xen.cmdline"),
+            "xen_failure": self._read_opt("/.sim/run/xen.failure"),
+            "dom0_memory_mib": int(dom0["memory"]) if dom0 else None,
+            "dom0_maxmem_mib": int(dom0["maxmem"]) if dom0 else None,
+            "dom0_vcpus": int(dom0["vcpus"]) if dom0 else None,
+            "domains": doms,
+            "boottime": int(boottime.split()[3].rstrip(",")) if boottime else None,
+            "vm_guest": sysctls.get("kern.vm_guest"),
+            "hostname": sysctls.get("kern.hostname"),
+            "sysctl": sysctls,
+            "interfaces": net,
+            "packages": installed,
+            "xenstored_running": self.exists("/var/run/xenstored.pid"),
+            "powered_off": self.exists("/.sim/state/powered_off"),
+        }
+
+    def sim_state_json(self) -> str:
+        return json.dumps(self.sim_state(), indent=2, sort_keys=True)
