@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from pyinfra import host, logger
 from pyinfra.api import FunctionCommand, StringCommand, operation
+from pyinfra.context import ctx_state
 from pyinfra.operations import server
 
 from facts.dom0 import (
@@ -455,14 +456,17 @@ def reboot_into_xen(spec: Dom0Spec, delay: int = 2, reboot_timeout: int = 900):
         host.noop(f"Xen {dom0.xen_info.get('xen_version') if dom0.xen_info else ''} runs as configured")
         return
     if not spec.xen_reboot:
-        host.log_styled(
-            "REBOOT PENDING (xen_reboot is False): " + "; ".join(reasons),
-            fg="yellow",
-            log_func=logger.warning,
-        )
+        if not ctx_state.get().is_executing:
+            # Said once, when the changes are worked out (so --dry shows it too).
+            host.log_styled(
+                "REBOOT PENDING (xen_reboot is False): " + "; ".join(reasons),
+                fg="yellow",
+                log_func=logger.warning,
+            )
         host.noop("reboot pending: " + "; ".join(reasons))
         return
-    host.log_styled("rebooting: " + "; ".join(reasons), fg="blue", log_func=logger.info)
+    if ctx_state.get().is_executing:
+        host.log_styled("rebooting: " + "; ".join(reasons), fg="blue", log_func=logger.info)
     yield from server.reboot._inner(delay=delay, interval=1, reboot_timeout=reboot_timeout)
     yield verify_after_boot(spec)
 
