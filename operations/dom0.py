@@ -456,8 +456,10 @@ def reboot_into_xen(spec: Dom0Spec, delay: int = 2, reboot_timeout: int = 900):
         host.noop(f"Xen {dom0.xen_info.get('xen_version') if dom0.xen_info else ''} runs as configured")
         return
     if not spec.xen_reboot:
-        if not ctx_state.get().is_executing:
-            # Said once, when the changes are worked out (so --dry shows it too).
+        run = ctx_state.get()
+        if run.is_executing != run.check_for_changes:
+            # Said once per run: when changes are worked out (so --dry shows it),
+            # or at execution when pyinfra -y skips that step.
             host.log_styled(
                 "REBOOT PENDING (xen_reboot is False): " + "; ".join(reasons),
                 fg="yellow",
