@@ -295,7 +295,7 @@ def power(guest: GuestSpec, read: GuestsRead, restart_on_change: bool = False, s
     if domain is None:
         yield StringCommand(create_command(guest))
         return
-    drift: Drift = guest_drift(guest, current.live_configs.get(guest.name), host.name)
+    drift: Drift = guest_drift(guest, domain, current.live_configs.get(guest.name), host.name)
     if drift.empty:
         host.noop(f"guest {guest.name} is running as declared")
         return

@@ -1,0 +1,262 @@
+"""Guest operations and drift: the commands they yield for given Dom0 states."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+from facts.guests import GuestsHost, PathInfo, guests_commands, parse_guests_sections
+from facts.sections import split_sections
+from facts.xl import XlDomain
+from facts.zfs import ZfsVolume
+from operations import guests
+from operations.drift import guest_drift
+from spec.fleet import GuestsHostSpec, fleet_problems
+from spec.guest import GuestSpec
+from spec.mac import stable_mac
+from tests.opsupport import run_op
+
+HOST = "xen1.example.org"
+ISO_SHA = "a" * 64
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "outputs"
+
+
+def handbook_guest(**changes) -> GuestSpec:
+    """The FreeBSD Handbook's example guest, as this project declares it."""
+
+    data = {
+        "name": "freebsd",
+        "memory": 1024,
+        "maxmem": 2048,
+        "vcpus": 2,
+        "maxvcpus": 4,
+        "disks": [{"zvol": "zroot/xen/freebsd-disk0", "size": "20G"}],
+        "cdrom": {"url": "https://download.freebsd.org/x.iso", "sha256": ISO_SHA, "path": "/var/lib/xen/iso/freebsd.iso"},
+        "vifs": [{"bridge": "bridge0"}],
+        "vnc": {"password": "s3cret"},
+        "serial": "pty",
+        "usbdevice": "tablet",
+    }
+    data.update(changes)
+    return GuestSpec(**data)
+
+
+def dom0(**changes) -> GuestsHost:
+    state = GuestsHost(
+        domains=[XlDomain("Domain-0", 0, 4096, 2, frozenset({"running"}), "r-----", 10.0)],
+        live_configs={},
+        xen_info={"free_memory": 8000, "xen_major": 4, "xen_minor": 19},
+        volumes={},
+        interfaces=("em0", "lo0", "bridge0"),
+        rc_conf={},
+        files={"/etc/rc.conf": 'hostname="xen1"\n', "/usr/local/etc/rc.d/xendomains": None},
+        media_sha256={},
+    )
+    return dataclasses.replace(state, **changes)
+
+
+def live(guest: GuestSpec, *, memory=None, cdrom=True, bridge="bridge0") -> tuple[XlDomain, dict]:
+    """What xl list / xl list -l show for ``guest`` running as declared."""
+
+    disks = [{"pdev_path": d.target, "vdev": d.vdev, "readwrite": 1} for d in guest.disks]
+    if cdrom and guest.cdrom:
+        disks.append({"pdev_path": guest.cdrom.path, "vdev": guest.cdrom_vdev, "is_cdrom": 1})
+    config = {
+        "c_info": {"type": guest.type, "name": guest.name},
+        "b_info": {"max_vcpus": guest.maxvcpus or guest.vcpus, "max_memkb": (guest.maxmem or guest.memory) * 1024,
+                   "target_memkb": guest.memory * 1024},
+        "disks": disks,
+        "nics": [{"devid": 0, "mac": stable_mac(HOST, guest.name, 0), "bridge": bridge}],
+    }
+    domain = XlDomain(guest.name, 3, memory or guest.memory, guest.vcpus, frozenset({"blocked"}), "-b----", 5.0)
+    return domain, {"domid": 3, "config": config}
+
+
+def running(guest: GuestSpec, **kwargs) -> GuestsHost:
+    domain, entry = live(guest, **kwargs)
+    base = dom0()
+    return dataclasses.replace(base, domains=[*base.domains, domain], live_configs={guest.name: entry})
+
+
+READ = guests.GuestsRead(("freebsd",), (), ("/var/lib/xen/iso/freebsd.iso",))
+
+
+def commands(op, current, monkeypatch, **kwargs):
+    return run_op(op, monkeypatch, guests, "guests_state", current, read=READ, **kwargs)
+
+
+def test_composite_read_is_one_command_for_any_number_of_guests():
+    names = tuple(f"g{i}" for i in range(50))
+    commands_ = guests_commands(names, ("/vm/a.img",), ("/iso/a.iso",))
+    assert commands_["file:/usr/local/etc/xen/g49.cfg"].startswith("if [ -e /usr/local/etc/xen/g49.cfg ]")
+    assert commands_["sha256:/iso/a.iso"] == "sha256 -q /iso/a.iso"
+
+
+def test_composite_parse_reads_files_sizes_and_checksums():
+    listing = (FIXTURES / "xl_list.handbook_dom0.txt").read_text().splitlines()
+    listing = [line for line in listing if not line.startswith("#")]
+    lines = ["@@@ begin xl_list", *listing, "@@@ end 0",
+             "@@@ begin file:/usr/local/etc/xen/a.cfg", 'name = "a"', "@@@ end 0",
+             "@@@ begin file:/usr/local/etc/xen/b.cfg", "@@@ end 44",
+             "@@@ begin stat:/vm/a.img", "Regular File 21474836480", "@@@ end 0",
+             "@@@ begin stat:/dev/ada9", "stat: /dev/ada9: stat: No such file or directory", "@@@ end 1",
+             "@@@ begin sha256:/iso/a.iso", ISO_SHA.upper(), "@@@ end 0",
+             "@@@ begin zfs", "zroot/xen/a\t21474836480\tdev", "@@@ end 0"]
+    state = parse_guests_sections(split_sections(lines))
+    assert state.xl_works and state.domain("Domain-0") is not None
+    assert state.file("/usr/local/etc/xen/a.cfg") == 'name = "a"\n'
+    assert state.file("/usr/local/etc/xen/b.cfg") is None
+    assert state.paths == {"/vm/a.img": PathInfo("Regular File", 21474836480), "/dev/ada9": None}
+    assert state.media_sha256["/iso/a.iso"] == ISO_SHA
+    assert state.volumes["zroot/xen/a"].volsize == 21474836480
+
+
+def test_new_guest_from_nothing(monkeypatch):
+    guest = handbook_guest()
+    assert commands(guests.disks, dom0(), monkeypatch, guest=guest) == [
+        "zfs create -p -V 20G -o volmode=dev zroot/xen/freebsd-disk0",
+    ]
+    [fetch] = commands(guests.install_media, dom0(), monkeypatch, guest=guest)
+    assert fetch.startswith("( mkdir -p /var/lib/xen/iso && fetch -q -o /var/lib/xen/iso/freebsd.iso.part ")
+    assert f'[ "$got" = {ISO_SHA} ]' in fetch
+    assert fetch.endswith("|| { rm -f /var/lib/xen/iso/freebsd.iso.part; exit 1; }")
+    [upload, install] = commands(guests.config, dom0(), monkeypatch, guest=guest)
+    assert upload.startswith("upload /usr/local/etc/xen/.freebsd.cfg.pyinfra-new: ")
+    assert 'vncpasswd = "s3cret"' in upload
+    assert install.startswith("( chmod 600 ")
+    assert "s3cret" not in install
+    assert commands(guests.power, dom0(), monkeypatch, guest=guest) == ["xl create /usr/local/etc/xen/freebsd.cfg"]
+
+
+def test_sparse_volume_and_growing_never_shrinking(monkeypatch):
+    guest = handbook_guest(disks=[{"zvol": "zroot/xen/freebsd-disk0", "size": "30G", "sparse": True}])
+    assert commands(guests.disks, dom0(), monkeypatch, guest=guest) == [
+        "zfs create -p -s -V 30G -o volmode=dev zroot/xen/freebsd-disk0",
+    ]
+    small = dom0(volumes={"zroot/xen/freebsd-disk0": ZfsVolume("zroot/xen/freebsd-disk0", 20 * 1024**3, "dev")})
+    assert commands(guests.disks, small, monkeypatch, guest=guest) == ["zfs set volsize=30G zroot/xen/freebsd-disk0"]
+    big = dom0(volumes={"zroot/xen/freebsd-disk0": ZfsVolume("zroot/xen/freebsd-disk0", 40 * 1024**3, "dev")})
+    [problem] = guests.plan_problems([guest], big)
+    assert "larger than the declared 30G; volumes are never shrunk" in problem
+
+
+def test_file_disk_created_with_truncate(monkeypatch):
+    guest = handbook_guest(disks=[{"file": "/vm/freebsd.img", "size": "20G"}])
+    assert commands(guests.disks, dom0(), monkeypatch, guest=guest) == [
+        "mkdir -p /vm", "truncate -s 20G /vm/freebsd.img",
+    ]
+    there = dom0(paths={"/vm/freebsd.img": PathInfo("Regular File", 20 * 1024**3)})
+    assert commands(guests.disks, there, monkeypatch, guest=guest) == []
+
+
+def test_present_verified_medium_is_not_fetched_again(monkeypatch):
+    guest = handbook_guest()
+    present = dom0(media_sha256={"/var/lib/xen/iso/freebsd.iso": ISO_SHA})
+    assert commands(guests.install_media, present, monkeypatch, guest=guest) == []
+    wrong = dom0(media_sha256={"/var/lib/xen/iso/freebsd.iso": "b" * 64})
+    assert len(commands(guests.install_media, wrong, monkeypatch, guest=guest)) == 1
+    installed = handbook_guest(installed=True)
+    assert commands(guests.install_media, dom0(), monkeypatch, guest=installed) == []
+
+
+def test_plan_problems_name_the_guest_and_the_fix():
+    guest = handbook_guest(vifs=[{"bridge": "bridge7"}], disks=[{"device": "/dev/ada9"}], memory=9000, maxmem=9000)
+    problems = guests.plan_problems([guest], dom0())
+    assert any("vifs[0] uses bridge bridge7, which does not exist" in p for p in problems)
+    assert any("device /dev/ada9 does not exist" in p for p in problems)
+    assert any("guest freebsd: needs 9000M but only 8000M" in p for p in problems)
+    not_xen = dom0(domains=None, xl_error="cannot init xl context")
+    assert guests.plan_problems([guest], not_xen) == [
+        "this host is not a running Xen Dom0 (cannot init xl context): run deploys/dom0.py first",
+    ]
+
+
+def test_running_as_declared_needs_nothing(monkeypatch):
+    guest = handbook_guest()
+    assert commands(guests.power, running(guest), monkeypatch, guest=guest) == []
+    assert guest_drift(guest, *live(guest), HOST).empty
+
+
+def test_memory_within_maxmem_is_applied_live(monkeypatch):
+    guest = handbook_guest(memory=2048)
+    current = running(handbook_guest(), memory=1024)
+    assert commands(guests.power, current, monkeypatch, guest=guest) == ["xl mem-set freebsd 2048m"]
+
+
+def test_vcpus_within_maxvcpus_are_applied_live():
+    drift = guest_drift(handbook_guest(vcpus=4), *live(handbook_guest()), HOST)
+    assert drift.live_commands("freebsd") == ["xl vcpu-set freebsd 4"]
+    assert not drift.needs_restart
+
+
+def test_changes_needing_a_restart_wait_for_permission(monkeypatch):
+    guest = handbook_guest(vifs=[{"bridge": "bridge1"}])
+    current = dataclasses.replace(running(handbook_guest()), interfaces=("bridge0", "bridge1"))
+    assert commands(guests.power, current, monkeypatch, guest=guest) == []
+    restarted = commands(guests.power, current, monkeypatch, guest=guest, restart_on_change=True)
+    assert restarted == [
+        "timeout 120 xl shutdown -w -F freebsd || xl destroy freebsd",
+        "xl create /usr/local/etc/xen/freebsd.cfg",
+    ]
+
+
+def test_installed_switch_restarts_to_boot_from_disk(monkeypatch):
+    guest = handbook_guest(installed=True)
+    drift = guest_drift(guest, *live(handbook_guest()), HOST)
+    assert drift.install_finished
+    assert commands(guests.power, running(handbook_guest()), monkeypatch, guest=guest) == [
+        "timeout 120 xl shutdown -w -F freebsd || xl destroy freebsd",
+        "xl create /usr/local/etc/xen/freebsd.cfg",
+    ]
+
+
+def test_stopped_and_absent(monkeypatch):
+    guest = handbook_guest(state="stopped")
+    assert commands(guests.power, running(handbook_guest()), monkeypatch, guest=guest, shutdown_timeout=30) == [
+        "timeout 30 xl shutdown -w -F freebsd || xl destroy freebsd",
+    ]
+    assert commands(guests.power, dom0(), monkeypatch, guest=guest) == []
+    absent = handbook_guest(state="absent")
+    with_cfg = dataclasses.replace(
+        running(handbook_guest()),
+        files={"/usr/local/etc/xen/freebsd.cfg": "x", "/etc/rc.conf": ""},
+        volumes={"zroot/xen/freebsd-disk0": ZfsVolume("zroot/xen/freebsd-disk0", 1, "dev")},
+    )
+    kept = commands(guests.remove, with_cfg, monkeypatch, guest=absent)
+    assert kept == ["timeout 120 xl shutdown -w -F freebsd || xl destroy freebsd", "rm -f /usr/local/etc/xen/freebsd.cfg"]
+    destroyed = commands(guests.remove, with_cfg, monkeypatch, guest=handbook_guest(state="absent", destroy_disks=True))
+    assert destroyed[-1] == "zfs destroy zroot/xen/freebsd-disk0"
+
+
+def test_autostart_installs_the_script_and_lists_guests_in_order(monkeypatch):
+    first, second = handbook_guest(name="db"), handbook_guest(name="web", autostart=True)
+    off = handbook_guest(name="scratch", autostart=False)
+    got = commands(guests.autostart, dom0(), monkeypatch, guests=[first, second, off], delay=5)
+    assert got[0].startswith("upload /usr/local/etc/rc.d/.xendomains.pyinfra-new: #!/bin/sh")
+    assert "# REQUIRE: xencommons" in got[0]
+    assert got[1].startswith("( chmod 555 ")
+    rc = got[2].split(": ", 1)[1]
+    assert 'xendomains_enable="YES"\nxendomains_list="db web"\nxendomains_delay="5"' in rc
+
+
+def test_unmanaged_guests_are_reported_not_touched():
+    current = running(handbook_guest(name="legacy"))
+    assert guests.unmanaged_guests([handbook_guest()], current) == ["legacy"]
+
+
+def test_fleet_refuses_a_guest_on_two_dom0s_and_shared_macs():
+    a = GuestsHostSpec(xen_guests=[handbook_guest()])
+    b = GuestsHostSpec(xen_guests=[handbook_guest(vifs=[{"bridge": "bridge0", "mac": "00:16:3e:00:00:01"}])])
+    c = GuestsHostSpec(xen_guests=[handbook_guest(name="other", vifs=[{"bridge": "bridge0", "mac": "00:16:3e:00:00:01"}])])
+    problems = fleet_problems([("xen1", a), ("xen2", b), ("xen3", c)])
+    assert problems[0].startswith("guest freebsd is declared on both xen1 and xen2")
+    assert "MAC 00:16:3e:00:00:01 is used by both xen2/freebsd and xen3/other" in problems[1]
+
+
+@pytest.mark.parametrize("timeout", [1, 3600])
+def test_shutdown_is_bounded(timeout):
+    pv = handbook_guest(type="pvh", vnc=None, cdrom=None, serial=None, usbdevice=None)
+    assert guests.shutdown_command(pv, timeout) == f"timeout {timeout} xl shutdown -w freebsd || xl destroy freebsd"
