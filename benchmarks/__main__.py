@@ -1,0 +1,334 @@
+"""
+Remote commands per host and wall time: ``deploys/dom0.py`` against a literal
+FreeBSD Handbook deploy (``benchmarks/handbook_dom0.py``), and
+``deploys/guests.py`` with many guests, on simulated FreeBSD hosts.
+
+    python -m benchmarks                      # 1, 10 and 50 hosts; 1, 10, 50 guests
+    python -m benchmarks --hosts 1,10 --guests 1,10
+    python -m benchmarks --guests none        # skip the guests rows
+
+Run from the repository root, as root (the simulated hosts are chroots served
+by sshd).  For each scale and each deploy a fresh fleet of simulated FreeBSD 14
+hosts is built, and the real ``pyinfra`` CLI runs the deploy on all of them at
+once, twice: the FIRST run (fresh hosts: packages, configuration, reboot into
+Xen) and the CONVERGED run (the same deploy again).
+
+Commands are counted at the server: every simulated host's sshd runs with
+``LogLevel VERBOSE``, which logs one ``Starting session: command ...`` line per
+SSH exec request and one ``Starting session: subsystem 'sftp' ...`` per SFTP
+session (see benchmarks/sshdlog.py).  Nothing on the client side is patched.
+Wall time is the whole ``pyinfra`` process (start, inventory, connect, run,
+disconnect), for all hosts together.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import secrets
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .sshdlog import LogCursor, Requests, count_requests
+
+REPO = Path(__file__).resolve().parent.parent
+SIM_BASE = Path("/var/lib/freebsd-xen-sim")
+OURS = "deploys/dom0.py"
+BASELINE = "benchmarks/handbook_dom0.py"
+GUESTS = "deploys/guests.py"
+DEPLOY_LABELS = {OURS: "ours", BASELINE: "handbook"}
+# The Handbook's values, which are also deploys/dom0.py's defaults.
+DOM0_DATA = {"xen_bridge_members": ["em0"]}
+PYINFRA_TIMEOUT = 900
+
+
+@dataclass
+class Run:
+    scale: int
+    deploy: str
+    run: str  # "first" / "converged"
+    ok: bool
+    wall: float
+    per_host: dict[str, Requests] = field(default_factory=dict)
+    changed_ops: int | None = None  # pyinfra's "Success" total (operations that changed something)
+    error: str = ""
+
+    def stat(self, attr: str) -> str:
+        values = [getattr(r, attr) for r in self.per_host.values()]
+        if not values:
+            return "-"
+        lo, hi = min(values), max(values)
+        return str(lo) if lo == hi else f"{statistics.mean(values):.1f} ({lo}-{hi})"
+
+    def mean(self, attr: str) -> float:
+        values = [getattr(r, attr) for r in self.per_host.values()]
+        return statistics.mean(values) if values else float("nan")
+
+
+# -- simulated hosts ---------------------------------------------------------------------
+
+def enable_sshd_request_logging() -> None:
+    """Make every simulated sshd (also the ones restarted by a reboot) log each session.
+
+    The supervisor that reboots hosts runs in this process, so patching the config
+    writer here covers every sshd start."""
+    from simhost import sshd
+
+    if getattr(sshd.SshServer.write_config, "_bench", False):
+        return
+    original = sshd.SshServer.write_config
+
+    def write_config(self):
+        original(self)
+        with open(self.config_path, "a") as f:
+            f.write("LogLevel VERBOSE\n")
+
+    write_config._bench = True
+    sshd.SshServer.write_config = write_config
+
+
+class BenchFleet:
+    """A fresh fleet of `count` FreeBSD 14 hosts with per-run request counting."""
+
+    def __init__(self, label: str, count: int, workdir: Path):
+        from simhost.fleet import Fleet
+
+        enable_sshd_request_logging()
+        self.fleet = Fleet(SIM_BASE / f"bench-{os.getpid()}-{secrets.token_hex(3)}-{label}")
+        self.names = [f"xen{i + 1}" for i in range(count)]
+        self.workdir = workdir
+        self.label = label
+        t = time.monotonic()
+        for name in self.names:
+            self.fleet.add(name, "freebsd14")
+        self.fleet.start()
+        self.setup_seconds = time.monotonic() - t
+
+    def inventory(self, data_per_host: dict) -> Path:
+        path = self.workdir / f"inventory_{self.label}.py"
+        self.fleet.write_inventory(path, {n: data_per_host for n in self.names})
+        return path
+
+    def log(self, name: str) -> Path:
+        return self.fleet.servers[name].workdir / "sshd.log"
+
+    def run(self, inventory: Path, deploy: str, scale: int, which: str) -> Run:
+        cursors = {n: LogCursor(self.log(n)) for n in self.names}
+        t = time.monotonic()
+        try:
+            proc = subprocess.run(
+                [str(Path(sys.executable).with_name("pyinfra")), "-y", str(inventory), deploy],
+                cwd=REPO, capture_output=True, text=True, timeout=PYINFRA_TIMEOUT,
+            )
+            rc, out = proc.returncode, proc.stdout + proc.stderr
+        except subprocess.TimeoutExpired as e:
+            rc, out = -1, f"timed out after {PYINFRA_TIMEOUT}s\n{e.stdout or ''}"
+        wall = time.monotonic() - t
+        time.sleep(0.2)  # let the last per-connection sshd processes finish logging
+        per_host = {n: count_requests(c.read_new()) for n, c in cursors.items()}
+        run = Run(scale, deploy, which, rc == 0, wall, per_host, changed_ops(out))
+        if rc != 0:
+            run.error = failure_reason(out)
+            (self.workdir / f"failed_{self.label}_{which}.log").write_text(out)
+        return run
+
+    def stop(self) -> None:
+        self.fleet.stop()
+
+
+def changed_ops(output: str) -> int | None:
+    """The "Success" column of pyinfra's "Grand total" results row (operations that changed)."""
+    m = re.search(r"Grand total\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)", output)
+    if not m:
+        return None
+    return 0 if m.group(2) == "-" else int(m.group(2))
+
+
+def failure_reason(output: str) -> str:
+    lines = [l.strip() for l in output.splitlines() if l.strip()]
+    for line in reversed(lines):
+        if re.search(r"error|failed|exception|traceback", line, re.I) and "Grand total" not in line:
+            return line[:160]
+    return (lines[-1] if lines else "no output")[:160]
+
+
+# -- benchmarks --------------------------------------------------------------------------
+
+def bench_dom0(scales: list[int], workdir: Path, log) -> list[Run]:
+    runs = []
+    for scale in scales:
+        for deploy in (OURS, BASELINE):
+            label = f"{DEPLOY_LABELS[deploy]}{scale}"
+            fleet = BenchFleet(label, scale, workdir)
+            log(f"{scale} host(s), {deploy}: fleet up in {fleet.setup_seconds:.1f}s")
+            try:
+                inv = fleet.inventory(DOM0_DATA)
+                for which in ("first", "converged"):
+                    r = fleet.run(inv, deploy, scale, which)
+                    runs.append(r)
+                    log(f"  {which}: {'ok' if r.ok else 'FAILED: ' + r.error} in {r.wall:.1f}s, "
+                        f"{r.stat('exec')} exec/host")
+                    if not r.ok:
+                        break
+            finally:
+                fleet.stop()
+    return runs
+
+
+def guest_data(count: int) -> list[dict]:
+    return [
+        {
+            "name": f"bench{i + 1}",
+            "type": "pvh",
+            "memory": 64,
+            "vcpus": 1,
+            "disks": [{"zvol": f"zroot/xen/bench{i + 1}-disk0", "size": "1G"}],
+            "vifs": [{"bridge": "bridge0"}],
+        }
+        for i in range(count)
+    ]
+
+
+def bench_guests(guest_counts: list[int], workdir: Path, log) -> list[Run | str]:
+    """One Dom0 (deployed by deploys/dom0.py), then guests.py with 1, 10, 50 guests: the
+    first run creates them, the converged run is measured."""
+    results: list[Run | str] = []
+    if not guest_counts:
+        return results
+    if not (REPO / GUESTS).exists():
+        return [f"n/a ({GUESTS} does not exist)"]
+    fleet = BenchFleet("guests", 1, workdir)
+    try:
+        inv = fleet.inventory(DOM0_DATA)
+        r = fleet.run(inv, OURS, 1, "first")
+        if not r.ok:
+            return [f"n/a (Dom0 deploy failed: {r.error})"]
+        for count in guest_counts:
+            inv = fleet.inventory({**DOM0_DATA, "xen_guests": guest_data(count)})
+            first = fleet.run(inv, GUESTS, count, "first")
+            log(f"guests x{count}: first {'ok' if first.ok else 'FAILED: ' + first.error} in {first.wall:.1f}s")
+            if not first.ok:
+                results.append(f"{count} guests: n/a (first run failed: {first.error})")
+                continue
+            conv = fleet.run(inv, GUESTS, count, "converged")
+            log(f"guests x{count}: converged {'ok' if conv.ok else 'FAILED: ' + conv.error} in {conv.wall:.1f}s")
+            results.append(first)
+            results.append(conv if conv.ok else f"{count} guests: n/a (converged run failed: {conv.error})")
+    except Exception as e:  # the simulator's guest support may still be missing pieces
+        results.append(f"n/a ({type(e).__name__}: {e})")
+    finally:
+        fleet.stop()
+    return results
+
+
+# -- report ------------------------------------------------------------------------------
+
+def format_table(headers: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
+    line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()
+    return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)])
+
+
+def per_host_changed(r: Run) -> str:
+    if r.changed_ops is None or not r.per_host:
+        return "-"
+    v = r.changed_ops / len(r.per_host)
+    return f"{v:g}"
+
+
+def report_dom0(runs: list[Run]) -> str:
+    order = {"first": 0, "converged": 1}
+    rows = []
+    for r in sorted(runs, key=lambda r: (r.scale, order[r.run], r.deploy != OURS)):
+        rows.append([
+            str(r.scale), DEPLOY_LABELS[r.deploy], r.run,
+            r.stat("exec") if r.ok else f"FAILED ({r.error})", r.stat("sftp"), r.stat("connections"),
+            per_host_changed(r), f"{r.wall:.1f}",
+        ])
+    out = ["Dom0: deploys/dom0.py (ours) vs benchmarks/handbook_dom0.py (handbook), all hosts in one pyinfra run",
+           format_table(["hosts", "deploy", "run", "exec/host", "sftp/host", "ssh conns/host",
+                         "changed ops/host", "wall s"], rows)]
+    ratio_rows = []
+    for scale in sorted({r.scale for r in runs}):
+        pick = {(r.deploy, r.run): r for r in runs if r.scale == scale and r.ok}
+        ours, base = pick.get((OURS, "converged")), pick.get((BASELINE, "converged"))
+        if ours and base:
+            ratio_rows.append([
+                str(scale),
+                f"{ours.mean('total'):g}/{base.mean('total'):g} = {ours.mean('total') / base.mean('total'):.2f}",
+                f"{ours.wall:.1f}/{base.wall:.1f} = {ours.wall / base.wall:.2f}",
+            ])
+    if ratio_rows:
+        out += ["", "Converged run, ours/handbook (remote requests = exec + sftp, per host)",
+                format_table(["hosts", "requests/host", "wall time"], ratio_rows)]
+    return "\n".join(out)
+
+
+def report_guests(results: list[Run | str]) -> str:
+    if not results:
+        return ""
+    rows, notes = [], []
+    for r in results:
+        if isinstance(r, str):
+            notes.append(r)
+        elif r.ok:
+            rows.append([str(r.scale), r.run, r.stat("exec"), r.stat("sftp"), per_host_changed(r), f"{r.wall:.1f}"])
+    out = ["deploys/guests.py on one Dom0 (guests per host; the first run creates them)"]
+    if rows:
+        out.append(format_table(["guests", "run", "exec/host", "sftp/host", "changed ops/host", "wall s"], rows))
+    out += notes
+    return "\n".join(out)
+
+
+def parse_counts(text: str) -> list[int]:
+    if text.strip().lower() in ("", "none", "0"):
+        return []
+    counts = [int(x) for x in text.split(",") if x.strip()]
+    if any(c < 1 for c in counts):
+        raise argparse.ArgumentTypeError("counts must be positive integers")
+    return counts
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0].strip())
+    parser.add_argument("--hosts", type=parse_counts, default=[1, 10, 50],
+                        help="comma-separated fleet sizes (default 1,10,50)")
+    parser.add_argument("--guests", type=parse_counts, default=[1, 10, 50],
+                        help="comma-separated guests per host for deploys/guests.py (default 1,10,50; 'none' to skip)")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory (inventories, failed runs' output)")
+    args = parser.parse_args(argv)
+
+    if os.geteuid() != 0:
+        print("benchmarks: needs root (the simulated hosts are chroots served by sshd)", file=sys.stderr)
+        return 1
+    os.chdir(REPO)
+    sys.path.insert(0, str(REPO))
+    workdir = Path(f"/tmp/freebsd-xen-bench-{os.getpid()}")
+    workdir.mkdir(parents=True, exist_ok=True)
+    log = lambda msg: print(f"bench: {msg}", file=sys.stderr, flush=True)
+
+    start = time.monotonic()
+    dom0_runs = bench_dom0(args.hosts, workdir, log)
+    guest_results = bench_guests(args.guests, workdir, log)
+    total = time.monotonic() - start
+
+    print(report_dom0(dom0_runs))
+    guests = report_guests(guest_results)
+    if guests:
+        print()
+        print(guests)
+    print(f"\ntotal benchmark time {total:.0f}s on {os.cpu_count()} CPU(s); work dir {workdir}")
+    failed = any(not r.ok for r in dom0_runs)
+    if not args.keep and not failed:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
