@@ -1,0 +1,52 @@
+"""Shared pytest fixtures.
+
+`sim_fleet` starts simulated FreeBSD hosts (simhost) behind real sshd:
+
+    def test_something(sim_fleet):
+        fleet = sim_fleet(("xen1", "freebsd14"), ("xen2", "amd"))
+        data = fleet.host_data("xen1")          # pyinfra connection data
+        fleet.write_inventory(tmp_path / "inventory.py", {"xen1": {...}})
+
+Every fleet started by a test is stopped (processes killed, roots removed) at teardown.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+
+def _simhost_unavailable() -> str | None:
+    if os.geteuid() != 0:
+        return "simhost needs root (chroot, mknod, sshd ChrootDirectory); run the e2e tests as root"
+    for tool in ("/usr/sbin/sshd", "/bin/busybox"):
+        if not os.path.exists(tool):
+            return f"simhost needs {tool}"
+    for tool in ("dash", "ssh-keygen", "chroot"):
+        if not shutil.which(tool):
+            return f"simhost needs {tool} on PATH"
+    return None
+
+
+@pytest.fixture
+def sim_fleet():
+    """Factory: sim_fleet((name, variant), ...) -> started simhost.Fleet."""
+    reason = _simhost_unavailable()
+    if reason:
+        pytest.skip(reason)
+    from simhost import Fleet
+
+    fleets = []
+
+    def start(*hosts: tuple[str, str]):
+        fleet = Fleet()
+        fleets.append(fleet)
+        for name, variant in hosts:
+            fleet.add(name, variant)
+        return fleet.start()
+
+    yield start
+    for fleet in fleets:
+        fleet.stop()
