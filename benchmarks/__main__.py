@@ -31,6 +31,8 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,6 +60,8 @@ class Run:
     per_host: dict[str, Requests] = field(default_factory=dict)
     changed_ops: int | None = None  # pyinfra's "Success" total (operations that changed something)
     error: str = ""
+    client_cpu: float = 0.0  # CPU seconds of the pyinfra process (user + system)
+    machine_cpu: float = 0.0  # CPU seconds the whole machine spent (pyinfra + sshd + simulated hosts)
 
     def stat(self, attr: str) -> str:
         values = [getattr(r, attr) for r in self.per_host.values()]
@@ -120,19 +124,11 @@ class BenchFleet:
 
     def run(self, inventory: Path, deploy: str, scale: int, which: str) -> Run:
         cursors = {n: LogCursor(self.log(n)) for n in self.names}
-        t = time.monotonic()
-        try:
-            proc = subprocess.run(
-                [str(Path(sys.executable).with_name("pyinfra")), "-y", str(inventory), deploy],
-                cwd=REPO, capture_output=True, text=True, timeout=PYINFRA_TIMEOUT,
-            )
-            rc, out = proc.returncode, proc.stdout + proc.stderr
-        except subprocess.TimeoutExpired as e:
-            rc, out = -1, f"timed out after {PYINFRA_TIMEOUT}s\n{e.stdout or ''}"
-        wall = time.monotonic() - t
+        rc, out, wall, client_cpu, machine_cpu = run_pyinfra(inventory, deploy)
         time.sleep(0.2)  # let the last per-connection sshd processes finish logging
         per_host = {n: count_requests(c.read_new()) for n, c in cursors.items()}
-        run = Run(scale, deploy, which, rc == 0, wall, per_host, changed_ops(out))
+        run = Run(scale, deploy, which, rc == 0, wall, per_host, changed_ops(out),
+                  client_cpu=client_cpu, machine_cpu=machine_cpu)
         if rc != 0:
             run.error = failure_reason(out)
             (self.workdir / f"failed_{self.label}_{which}.log").write_text(out)
@@ -140,6 +136,35 @@ class BenchFleet:
 
     def stop(self) -> None:
         self.fleet.stop()
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds this machine has been busy since boot (/proc/stat, all CPUs)."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def run_pyinfra(inventory: Path, deploy: str) -> tuple[int, str, float, float, float]:
+    """Run the pyinfra CLI: (returncode, output, wall s, pyinfra's CPU s, machine CPU s)."""
+    cmd = [str(Path(sys.executable).with_name("pyinfra")), "-y", str(inventory), deploy]
+    with tempfile.TemporaryFile("w+") as output:
+        busy, t = machine_busy_seconds(), time.monotonic()
+        proc = subprocess.Popen(cmd, cwd=REPO, stdout=output, stderr=subprocess.STDOUT, text=True)
+        timer = threading.Timer(PYINFRA_TIMEOUT, proc.kill)
+        timer.start()
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)  # the rusage of pyinfra alone
+        finally:
+            timer.cancel()
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        wall, busy = time.monotonic() - t, machine_busy_seconds() - busy
+        output.seek(0)
+        out = output.read()
+    if proc.returncode == -9:
+        out += f"\ntimed out after {PYINFRA_TIMEOUT}s"
+    return proc.returncode, out, wall, usage.ru_utime + usage.ru_stime, busy
 
 
 def changed_ops(output: str) -> int | None:
@@ -150,12 +175,24 @@ def changed_ops(output: str) -> int | None:
     return 0 if m.group(2) == "-" else int(m.group(2))
 
 
+_NOISE = re.compile(r"Connected|Ready:|Changed root directory|Success|No changes|Error: executed \d+ commands")
+
+
 def failure_reason(output: str) -> str:
-    lines = [l.strip() for l in output.splitlines() if l.strip()]
-    for line in reversed(lines):
-        if re.search(r"error|failed|exception|traceback", line, re.I) and "Grand total" not in line:
-            return line[:160]
-    return (lines[-1] if lines else "no output")[:160]
+    """The last thing a host said before failing, with the operation it was in."""
+    operation, reason = "", ""
+    for line in output.splitlines():
+        m = re.match(r"--> Starting operation: (.*)", line)
+        if m:
+            operation = m.group(1).strip()
+            continue
+        m = re.match(r"\s*\[[^\]]+\] (.*)", line)
+        if m and not _NOISE.search(m.group(1)):
+            reason = f"{operation}: {m.group(1).strip()}" if operation else m.group(1).strip()
+    if not reason:
+        lines = [l.strip() for l in output.splitlines() if l.strip()]
+        reason = lines[-1] if lines else "no output"
+    return reason[:160]
 
 
 # -- benchmarks --------------------------------------------------------------------------
@@ -249,11 +286,11 @@ def report_dom0(runs: list[Run]) -> str:
         rows.append([
             str(r.scale), DEPLOY_LABELS[r.deploy], r.run,
             r.stat("exec") if r.ok else f"FAILED ({r.error})", r.stat("sftp"), r.stat("connections"),
-            per_host_changed(r), f"{r.wall:.1f}",
+            per_host_changed(r), f"{r.wall:.1f}", f"{r.client_cpu:.1f}", f"{r.machine_cpu:.1f}",
         ])
     out = ["Dom0: deploys/dom0.py (ours) vs benchmarks/handbook_dom0.py (handbook), all hosts in one pyinfra run",
            format_table(["hosts", "deploy", "run", "exec/host", "sftp/host", "ssh conns/host",
-                         "changed ops/host", "wall s"], rows)]
+                         "changed ops/host", "wall s", "pyinfra cpu s", "machine cpu s"], rows)]
     ratio_rows = []
     for scale in sorted({r.scale for r in runs}):
         pick = {(r.deploy, r.run): r for r in runs if r.scale == scale and r.ok}
@@ -278,10 +315,12 @@ def report_guests(results: list[Run | str]) -> str:
         if isinstance(r, str):
             notes.append(r)
         elif r.ok:
-            rows.append([str(r.scale), r.run, r.stat("exec"), r.stat("sftp"), per_host_changed(r), f"{r.wall:.1f}"])
+            rows.append([str(r.scale), r.run, r.stat("exec"), r.stat("sftp"), per_host_changed(r), f"{r.wall:.1f}",
+                         f"{r.client_cpu:.1f}", f"{r.machine_cpu:.1f}"])
     out = ["deploys/guests.py on one Dom0 (guests per host; the first run creates them)"]
     if rows:
-        out.append(format_table(["guests", "run", "exec/host", "sftp/host", "changed ops/host", "wall s"], rows))
+        out.append(format_table(["guests", "run", "exec/host", "sftp/host", "changed ops/host", "wall s",
+                                 "pyinfra cpu s", "machine cpu s"], rows))
     out += notes
     return "\n".join(out)
 
@@ -318,11 +357,8 @@ def main(argv: list[str] | None = None) -> int:
     guest_results = bench_guests(args.guests, workdir, log)
     total = time.monotonic() - start
 
-    print(report_dom0(dom0_runs))
-    guests = report_guests(guest_results)
-    if guests:
-        print()
-        print(guests)
+    reports = [report_dom0(dom0_runs) if dom0_runs else "", report_guests(guest_results)]
+    print("\n\n".join(r for r in reports if r))
     print(f"\ntotal benchmark time {total:.0f}s on {os.cpu_count()} CPU(s); work dir {workdir}")
     failed = any(not r.ok for r in dom0_runs)
     if not args.keep and not failed:
