@@ -43,6 +43,7 @@ TOOLS = {
     "reboot": "/sbin/reboot",
     "shutdown": "/sbin/shutdown",
     "dmesg": "/sbin/dmesg",
+    "sed": "/usr/bin/sed",
 }
 
 # busybox applets that behave close enough to FreeBSD's base tools.  Linux-only tools
@@ -51,7 +52,7 @@ APPLETS = """
 [ awk basename bzip2 bunzip2 cat chgrp chmod chown chroot cmp cp cpio cut date dd diff
 dirname du echo egrep env expand expr false fgrep find fold getopt grep gunzip gzip head
 hexdump id kill less ln logger ls md5sum mkdir mkfifo mktemp more mv nl od paste patch
-printf pwd readlink realpath rev rm rmdir sed seq sh sha1sum sha256sum sha512sum sleep
+printf pwd readlink realpath rev rm rmdir seq sh sha1sum sha256sum sha512sum sleep
 sort split stty sync tac tail tar tee test time timeout touch tr true truncate tty
 unexpand uniq unxz uudecode uuencode vi wc which whoami xargs xz xzcat yes zcat
 """.split()
@@ -163,7 +164,7 @@ class SimHost:
         # root's login shell on the real machine is /bin/bash; busybox has no bash applet.
         self.write("/bin/bash", '#!/bin/sh\nexec /bin/sh "$@"\n', 0o755)
         # FreeBSD keeps env/which/... in /usr/bin; scripts using absolute paths find them.
-        for name in ("env", "which", "awk", "sed", "grep", "tr", "cut", "sort", "head", "tail", "true", "false"):
+        for name in ("env", "which", "awk", "grep", "tr", "cut", "sort", "head", "tail", "true", "false"):
             os.symlink("/bin/busybox", self.path(f"usr/bin/{name}"))
 
     def _install_shell(self) -> None:

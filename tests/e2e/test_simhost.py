@@ -266,7 +266,7 @@ def test_xl_create_needs_unlimited_wired_memory(sim_fleet):
     assert rc == 1 and "Cannot allocate memory" in err and err.startswith("Parsing config from /usr/local/etc/xen/g1.cfg\n")
     sh.ok("sysctl vm.max_wired=-1")  # FreeBSD 12: the old name
     assert create()[0] == 1  # login.conf still has memorylocked=64K
-    sh.ok("sed -i 's/:memorylocked=64K:/:memorylocked=unlimited:/' /etc/login.conf")
+    sh.ok("sed -i '' -e 's/:memorylocked=64K:/:memorylocked=unlimited:/' /etc/login.conf")
     assert create()[0] == 1  # edited but not compiled
     sh.ok("cap_mkdb /etc/login.conf")
     rc, out, err = create()
@@ -357,3 +357,29 @@ def test_poweroff_and_stop_cleans_up(sim_fleet):
     root = host.root
     fleet.stop()
     assert not root.exists()
+
+
+def test_base_tools_behave_like_freebsd(sim_fleet):
+    fleet = sim_fleet(("xen1", "freebsd14"))
+    host = fleet.hosts["xen1"]
+    sh = Shell(fleet, "xen1")
+    # sed: -i takes the backup extension as its own argument
+    sh.ok("printf 'a=1\\n' > /etc/t.conf; sed -i '' -e 's/1/2/' /etc/t.conf")
+    assert host.read("/etc/t.conf") == "a=2\n" and not host.exists("/etc/t.conf''")
+    assert sh.run("sed -i 's/2/3/' /etc/t.conf")[0] != 0 and host.read("/etc/t.conf") == "a=2\n"
+    # stat -f
+    assert sh.ok("stat -f '%Sp %Su:%Sg %HT' /etc /boot/loader.conf") == "drwxr-xr-x root:wheel Directory\n-rw-r--r-- root:wheel Regular File\n"
+    assert sh.run("stat -f %Lp /var/log/xen") == (1, "", "stat: /var/log/xen: lstat: No such file or directory\n")
+    # sysrc / service / rc.subr
+    assert sh.ok("sysrc -n hostname; sysrc sshd_enable") == "xen1\nsshd_enable: YES\n"
+    assert sh.run("sysrc -n xencommons_enable") == (1, "", "sysrc: unknown variable 'xencommons_enable'\n")
+    assert sh.run("service nosuch start")[0] == 1
+    sh.ok("pkg install -y xen-tools")
+    assert sh.ok("service xencommons start") == \
+        "Cannot 'start' xencommons. Set xencommons_enable to YES in /etc/rc.conf or use 'onestart' instead of 'start'.\n"
+    rc, _, err = sh.run("service xencommons onestart")
+    assert rc == 1 and err == "/usr/local/etc/rc.d/xencommons: WARNING: /dev/xen/xenstore is not readable.\n"
+    # cap_mkdb leaves a database that is newer than its source, as test(1) -nt sees it
+    sh.ok("cap_mkdb /etc/login.conf")
+    assert sh.run("test /etc/login.conf.db -nt /etc/login.conf")[0] == 0
+    assert sh.ok("kldstat -q -n vmm || echo absent") == "absent\n"
