@@ -93,7 +93,8 @@ def cpu_features(v: Variant, under_xen: bool) -> list[str]:
         ]
         if not under_xen:
             np = "NP," if v.slat else ""
-            lines.append(f"  SVM: {np}NRIP,VClean,AFlush,DAssist,NAsids=32768")
+            disabled = "(disabled in BIOS) " if v.virt_disabled_in_bios else ""  # VM_CR.SVMDIS
+            lines.append(f"  SVM: {disabled}{np}NRIP,VClean,AFlush,DAssist,NAsids=32768")
     else:
         f2 = "SSE3,PCLMULQDQ,DTES64,MON,DS_CPL,VMX,SMX,EST,TM2,SSSE3,SDBG,FMA,CX16,xTPR,PDCM,PCID,DCA,SSE4.1,SSE4.2,x2APIC,MOVBE,POPCNT,TSCDLT,AESNI,XSAVE,OSXSAVE,AVX,F16C,RDRAND"
         if under_xen:
@@ -201,6 +202,10 @@ def acpi_tables(v: Variant, under_xen: bool) -> str:
                     "\tPreferred_PM_Profile=Enterprise Server (4)", "\tSCI_INT=9",
                     "\tSMI_CMD=0xb2, ACPI_ENABLE=0xa0, ACPI_DISABLE=0xa1, S4BIOS_REQ=0x0"]
             out += _sdt(sig, length, 6, oem, tid, "INTL", body)
+            # acpidump prints the FACS and the DSDT the FADT points to right after it.
+            out += ["/*", "  FACS:\tLength=64, HwSig=0x00000000, Firm_Wake_Vec=0x00000000",
+                    "\tGlobal_Lock=", "\tFlags=", "\tVersion=2", " */"]
+            out += _sdt("DSDT", 61234, 2, oem, tid, "INTL", [])
         elif sig == "APIC":
             body = ["\tLocal APIC ADDR=0xfee00000", "\tFlags={PC-AT}"]
             body += [f"\n\tType=Local APIC\n\tACPI CPU={i}\n\tFlags={{ENABLED}}\n\tAPIC ID={i}" for i in range(v.ncpus)]

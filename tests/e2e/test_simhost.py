@@ -146,7 +146,7 @@ def test_xl_fails_like_xl_without_xen(sim_fleet):
         rc, out, err = sh.run(f"xl {sub}")
         assert rc == 1 and out == ""
         assert err.splitlines() == [
-            "xencall: error: Could not obtain handle on privileged command interface: No such file or directory",
+            "xencall: error: Could not obtain handle on privileged command interface /dev/xen/privcmd: No such file or directory",
             "libxl: error: libxl.c:102:libxl_ctx_alloc: cannot open libxc handle: No such file or directory",
             "cannot init xl context",
         ]
