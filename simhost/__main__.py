@@ -4,6 +4,7 @@
     python -m simhost down --dir .sandbox
     python -m simhost status --dir .sandbox
     python -m simhost variants
+    python -m simhost gc       (remove fleets left behind by killed processes)
 
 `up` starts a daemonised supervisor process (it owns every sshd) and returns once all
 hosts answer SSH; it writes DIR/inventory-connection.json ({host: pyinfra connection
@@ -24,7 +25,7 @@ import threading
 import time
 from pathlib import Path
 
-from .fleet import Fleet
+from .fleet import DEFAULT_BASE, Fleet, cleanup_stale
 from .variants import VARIANTS
 
 CONNECTIONS = "inventory-connection.json"
@@ -60,6 +61,7 @@ def cmd_up(args) -> int:
         print(f"already running (pid {pidfile.read_text().strip()}); use: python -m simhost down --dir {d}", file=sys.stderr)
         return 1
     parse_hosts(args.hosts)  # validate before forking
+    cleanup_stale()
     (d / CONNECTIONS).unlink(missing_ok=True)
     log = open(d / "supervisor.log", "ab")
     proc = subprocess.Popen(
@@ -158,7 +160,12 @@ def main(argv=None) -> int:
         sp = sub.add_parser(name)
         sp.add_argument("--dir", required=True)
     sub.add_parser("variants", help="list the variants")
+    sub.add_parser("gc", help=f"remove fleets under {DEFAULT_BASE} whose owner process died")
     args = p.parse_args(argv)
+    if args.cmd == "gc":
+        for run in cleanup_stale():
+            print(f"removed {run}")
+        return 0
     if args.cmd == "variants":
         for name, v in VARIANTS.items():
             print(f"{name:18} {v}")

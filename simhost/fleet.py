@@ -35,6 +35,49 @@ def _mkdirs_0755(path: Path) -> None:
         os.chmod(d, 0o755)
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def cleanup_stale(base: Path = DEFAULT_BASE) -> list[Path]:
+    """Remove fleets under `base` whose owning process died without stop() (a killed
+    pytest, a crashed supervisor): kill their sshds and sessions, delete their roots."""
+    removed = []
+    if not base.is_dir():
+        return removed
+    for run in base.iterdir():
+        owner = run / "owner.pid"
+        try:
+            pid = int(owner.read_text())
+        except (OSError, ValueError):
+            continue
+        if _pid_alive(pid):
+            continue
+        marker = str(run.resolve()) + "/"
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                cmdline = open(f"/proc/{entry}/cmdline", "rb").read().decode(errors="replace")
+                rootlink = os.readlink(f"/proc/{entry}/root")
+            except OSError:
+                continue
+            if marker in cmdline or (rootlink + "/").startswith(marker):
+                try:
+                    os.kill(int(entry), 9)
+                except ProcessLookupError:
+                    pass
+        shutil.rmtree(run, ignore_errors=True)
+        removed.append(run)
+    return removed
+
+
 class Fleet:
     def __init__(self, base_dir: str | os.PathLike | None = None):
         if base_dir is None:
@@ -47,6 +90,8 @@ class Fleet:
         _mkdirs_0755(self.base_dir)
         os.chmod(self.base_dir, 0o755)
         check_chroot_path(self.base_dir)
+        # Lets cleanup_stale() recognise this run once its owner is gone.
+        (self.base_dir / "owner.pid").write_text(f"{os.getpid()}\n")
 
     # -- keys --------------------------------------------------------------------------
     @property

@@ -37,7 +37,9 @@ def sim_fleet():
     if reason:
         pytest.skip(reason)
     from simhost import Fleet
+    from simhost.fleet import cleanup_stale
 
+    cleanup_stale()  # fleets of earlier, killed test runs
     fleets = []
 
     def start(*hosts: tuple[str, str]):
