@@ -151,3 +151,11 @@ def test_handbook_baseline_runs_green_twice_and_converges(tmp_path):
         assert second.per_host["xen1"].connections == 1
     finally:
         fleet.stop()
+
+
+def test_a_failed_run_is_a_row_with_a_numbered_note():
+    runs = [bench.Run(2, bench.OURS, "first", False, 9.0, {"xen1": Requests(exec=22), "xen2": Requests(exec=24)},
+                      7, error="Reboot into Xen and verify: boom", failed_hosts=["xen2"])]
+    text = bench.report_dom0(runs)
+    assert "FAILED 1/2 [1]" in text
+    assert "[1] 2 hosts, ours, first run: failed on xen2; last message: Reboot into Xen and verify: boom" in text
