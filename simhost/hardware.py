@@ -132,7 +132,8 @@ def dmesg_boot(v: Variant, under_xen: bool) -> str:
     ]
     if under_xen:
         lines.append('Hypervisor: Origin = "XenVMMXenVMM"')
-    lines.append(f"CPU: {cpu['model']} ({cpu['mhz']}-MHz K8-class CPU)")
+    klass = "K8" if v.arch == "amd64" else "686"
+    lines.append(f"CPU: {cpu['model']} ({cpu['mhz']}-MHz {klass}-class CPU)")
     lines.append(cpu["ident"])
     lines += cpu_features(v, under_xen)
     lines += [
@@ -268,6 +269,10 @@ def sysctl_defaults(v: Variant, hostname: str) -> list[tuple[str, str, str, str]
         ("net.link.bridge.pfil_bridge", "rw", "I", "1"),
         ("net.link.bridge.pfil_onlyip", "rw", "I", "1"),
         ("net.link.tap.up_on_open", "rw", "I", "0"),
+        # loader tunables (read-only at run time; the boot script applies loader.conf)
+        ("hw.pci.mcfg", "tun", "I", "1"),
+        ("kern.geom.label.disk_ident.enable", "tun", "I", "1"),
+        ("kern.geom.label.gptid.enable", "tun", "I", "1"),
     ]
     if v.major >= 13:
         rows.append(("kern.ipc.soacceptqueue", "rw", "I", "128"))

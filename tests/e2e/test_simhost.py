@@ -128,7 +128,11 @@ def test_sysctl_conf_applied_and_runtime_values_reset_at_boot(sim_fleet):
     host = fleet.hosts["xen1"]
     host.run("sysctl security.bsd.see_other_uids=0")
     host.write("/etc/sysctl.conf", "vm.max_user_wired=-1  # for Xen\nhw.ncpu=1\n")
+    res = host.run("sysctl hw.pci.mcfg=0")
+    assert res.stderr == "sysctl: oid 'hw.pci.mcfg' is a read only tunable\nsysctl: Tunable values are set in /boot/loader.conf\n"
+    host.write("/boot/loader.conf", host.read("/boot/loader.conf") + 'hw.pci.mcfg="0"\n')
     fleet.power_cycle("xen1")
+    assert host.run("sysctl -n hw.pci.mcfg").stdout == "0\n"
     live = host.sim_state()["sysctl"]
     assert live["vm.max_user_wired"] == "-1"
     assert live["security.bsd.see_other_uids"] == "1"  # runtime change forgotten
