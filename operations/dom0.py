@@ -13,10 +13,13 @@ a noop saying precisely why nothing is needed.
 
 from __future__ import annotations
 
+import re
+from time import monotonic
+
+from gevent import sleep
 from pyinfra import host, logger
 from pyinfra.api import FunctionCommand, StringCommand, operation
 from pyinfra.context import ctx_state
-from pyinfra.operations import server
 
 from facts.dom0 import (
     LOADER_CONF,
@@ -436,9 +439,64 @@ def verify_after_boot(spec: Dom0Spec):
     return FunctionCommand(verify, (), {})
 
 
+BOOTTIME_COMMAND = "sysctl -n kern.boottime"
+
+
+def parse_boottime(output: str) -> int | None:
+    """``{ sec = 1700000000, usec = 0 } Thu Nov 23 ...`` -> 1700000000."""
+
+    match = re.search(r"sec = (\d+)", output)
+    return int(match.group(1)) if match else None
+
+
+def read_boottime(host) -> int | None:
+    try:
+        ok, output = host.run_shell_command(BOOTTIME_COMMAND)
+    except Exception:  # a connection dropping mid-command is expected around a reboot
+        return None
+    return parse_boottime("\n".join(output.stdout_lines)) if ok else None
+
+
+def reboot_commands(delay: int, timeout: int):
+    """
+    Reboot and wait until the host is back with a new kern.boottime. The boot
+    time, unlike an uptime guess, tells a rebooted host from one that has not
+    gone down yet, however fast either is.
+    """
+
+    before: list[int | None] = []
+
+    def record_boottime(state, host) -> bool:
+        before.append(read_boottime(host))
+        if before[0] is None:
+            host.log_styled("cannot read kern.boottime before rebooting", fg="red", log_func=logger.error)
+            return False
+        return True
+
+    def wait_for_new_boot(state, host) -> bool:
+        sleep(delay)
+        deadline = monotonic() + timeout
+        while monotonic() < deadline:
+            host.disconnect()
+            host.connect(show_errors=False)
+            if host.connected:
+                boottime = read_boottime(host)
+                if boottime is not None and boottime != before[0]:
+                    return True
+            sleep(1)
+        host.disconnect()
+        host.log_styled(f"the host did not come back within {timeout}s of rebooting", fg="red", log_func=logger.error)
+        return False
+
+    yield FunctionCommand(record_boottime, (), {})
+    # Detached, so the SSH channel closes before the reboot cuts it.
+    yield StringCommand("( sleep 1 && reboot ) </dev/null >/dev/null 2>&1 &")
+    yield FunctionCommand(wait_for_new_boot, (), {})
+
+
 @operation(is_idempotent=False)
 @changes_host
-def reboot_into_xen(spec: Dom0Spec, delay: int = 2, reboot_timeout: int = 900):
+def reboot_into_xen(spec: Dom0Spec, delay: int = 5, reboot_timeout: int = 900):
     """
     Reboot when the boot-time configuration is not what runs (Xen not running,
     another Xen command line, the bridge missing), and ``xen_reboot`` allows it;
@@ -469,6 +527,6 @@ def reboot_into_xen(spec: Dom0Spec, delay: int = 2, reboot_timeout: int = 900):
         return
     if ctx_state.get().is_executing:
         host.log_styled("rebooting: " + "; ".join(reasons), fg="blue", log_func=logger.info)
-    yield from server.reboot._inner(delay=delay, interval=1, reboot_timeout=reboot_timeout)
+    yield from reboot_commands(delay, reboot_timeout)
     yield verify_after_boot(spec)
 
