@@ -3,16 +3,19 @@ Converge each Dom0's DomU guests on their declarations in ``xen_guests``:
 
     pyinfra inventories/sandbox.py deploys/guests.py [--dry]
 
-Everything that would make the run fail half-way (a missing bridge or device,
-a volume that would have to shrink, not enough free memory) is checked first,
-and stops that host before anything on it changes. Guests running on the Dom0
-but not declared are left alone and reported.
+A guest belongs to the Dom0 that declares it: move a running guest's
+declaration to another Dom0 of the inventory and this deploy live-migrates it
+there. Everything that would make the run fail half-way (a missing bridge or
+device, a volume that would have to shrink, not enough free memory, a
+migration target without the guest's storage) is checked first and stops that
+host before anything on it changes. Guests running here but declared nowhere
+are left alone and reported.
 """
 
 from facts.guests import GuestsState
-from operations import guests
+from operations import guests, migrate
 from operations.state import read_state
-from pyinfra import host, logger
+from pyinfra import host, inventory, logger
 
 from deploys.support import host_spec, stop_this_host
 
@@ -20,18 +23,48 @@ spec = host_spec().guests
 declared = spec.xen_guests
 read = guests.GuestsRead.for_guests(declared)
 current = read_state(host, GuestsState, names=read.names, paths=read.paths, media=read.media)
+fleet = migrate.Fleet.from_inventory(inventory)
 
-problems = guests.plan_problems(declared, current)
+# Guests declared here that still run on another Dom0 arrive by migration.
+arriving = {}
+for guest in declared:
+    if guest.state != "absent" and current.domain(guest.name) is None:
+        source = fleet.running_elsewhere(guest.name, host.name)
+        if source is not None:
+            arriving[guest.name] = source.name
+
+moves = migrate.outgoing(fleet, host.name, current)
+problems = guests.plan_problems(declared, current, frozenset(arriving))
+for guest_name, target in moves:
+    problems += migrate.migration_problems(fleet.declared(target.name, guest_name), current, target.state(), target.name)
+if not problems:
+    for guest_name, target in moves:
+        unreachable = migrate.reachability_problem(host, target, guest_name)
+        if unreachable:
+            problems.append(unreachable)
+
 if problems:
     stop_this_host(problems, "guests pre-flight")
 else:
+    moving = {name for name, _ in moves}
     for name in guests.unmanaged_guests(declared, current):
-        host.log_styled(f"guest {name} runs here but is not declared: left alone (unmanaged)", log_func=logger.warning)
+        if name not in moving and migrate.base_name(name) == name:
+            host.log_styled(f"guest {name} runs here but is not declared: left alone (unmanaged)", log_func=logger.warning)
+    for guest_name, target in moves:
+        migrate.log_move(guest_name, host.name, target.name)
+        migrate.live_migrate(name=f"{guest_name}: migrate to {target.name}", guest_name=guest_name, target=target)
+    moved_away = [
+        name for name in current.config_names
+        if fleet.declared(host.name, name) is None and fleet.owner(name) is not None
+        and current.domain(name) is None and name not in moving
+    ]
+    migrate.forget_moved_configs(name="Configs of guests that moved away", names=moved_away)
     for guest in declared:
         if guest.state == "absent":
             guests.remove(name=f"{guest.name}: absent", guest=guest, read=read, shutdown_timeout=spec.xen_shutdown_timeout)
             continue
-        guests.disks(name=f"{guest.name}: disks", guest=guest, read=read)
+        source = arriving.get(guest.name)
+        guests.disks(name=f"{guest.name}: disks", guest=guest, read=read, arriving_from=source)
         guests.install_media(name=f"{guest.name}: install medium", guest=guest, read=read)
         guests.config(name=f"{guest.name}: xl config", guest=guest, read=read)
         guests.power(
@@ -40,6 +73,7 @@ else:
             read=read,
             restart_on_change=spec.xen_restart_on_change,
             shutdown_timeout=spec.xen_shutdown_timeout,
+            arriving_from=source,
         )
     guests.autostart(
         name="Guests autostart at boot",

@@ -39,6 +39,8 @@ def guests_commands(names: tuple[str, ...], paths: tuple[str, ...], media: tuple
         "xl_info": "xl info",
         "zfs": "zfs list -H -p -o name,volsize,volmode -t volume",
         "interfaces": "ifconfig -l",
+        # Which guest configs exist at all (to tidy up after guests that moved away).
+        "configs": f"ls {XEN_CONFIG_DIR}",
         f"file:{RC_CONF}": read_file_command(RC_CONF),
         f"file:{AUTOSTART_SCRIPT}": read_file_command(AUTOSTART_SCRIPT),
     }
@@ -72,6 +74,7 @@ class GuestsHost:
     modes: dict[str, str] = field(default_factory=dict)
     paths: dict[str, PathInfo | None] = field(default_factory=dict)
     media_sha256: dict[str, str | None] = field(default_factory=dict)
+    config_names: tuple[str, ...] = ()
     xl_error: str = ""
 
     @property
@@ -132,6 +135,9 @@ def parse_guests_sections(sections: dict[str, Section]) -> GuestsHost:
         modes=modes,
         paths=paths,
         media_sha256=media,
+        config_names=tuple(
+            name[: -len(".cfg")] for name in text("configs").split() if name.endswith(".cfg") and name != ".cfg"
+        ),
         xl_error="" if xl_ok else sections.get("xl_list", Section("", 1)).text.strip(),
     )
 

@@ -79,7 +79,7 @@ def create_command(guest: GuestSpec) -> str:
 # Problems found before anything changes -----------------------------------------
 
 
-def plan_problems(guests: list[GuestSpec], current: GuestsHost) -> list[str]:
+def plan_problems(guests: list[GuestSpec], current: GuestsHost, arriving: frozenset[str] = frozenset()) -> list[str]:
     """
     What would make converging these guests fail half-way: checked up front so
     the host is stopped with a clear message instead.
@@ -131,7 +131,7 @@ def plan_problems(guests: list[GuestSpec], current: GuestsHost) -> list[str]:
                 problems.append(
                     f"guest {guest.name}: install medium {guest.cdrom.path} is missing and no url is given to fetch it",
                 )
-        if guest.state == "running" and current.domain(guest.name) is None:
+        if guest.state == "running" and current.domain(guest.name) is None and guest.name not in arriving:
             to_start_mib += guest.memory
             if current.xen_info is not None and to_start_mib > current.free_memory_mib:
                 problems.append(
@@ -152,17 +152,22 @@ def unmanaged_guests(guests: list[GuestSpec], current: GuestsHost) -> list[str]:
 
 @operation()
 @changes_host
-def disks(guest: GuestSpec, read: GuestsRead):
+def disks(guest: GuestSpec, read: GuestsRead, arriving_from: str | None = None):
     """
     Create the guest's disks: ZFS volumes with ``zfs create -V`` (grown with
     ``zfs set volsize`` when the declared size grows, never shrunk), files with
     ``truncate -s``; devices are used as they are. Nothing is destroyed here.
+    A guest still running on another Dom0 (``arriving_from``) brings its disks
+    along on shared storage: none is created for it here.
 
     .. code:: python
 
         guests.disks(guest=spec, read=read)
     """
 
+    if arriving_from is not None:
+        host.noop(f"guest {guest.name} runs on {arriving_from}: its disks come with it (shared storage)")
+        return
     current = guests_state(read)
     acted = False
     for disk in guest.disks:
@@ -269,7 +274,13 @@ def report(message: str, colour: str = "yellow") -> None:
 
 @operation(is_idempotent=False)
 @changes_host
-def power(guest: GuestSpec, read: GuestsRead, restart_on_change: bool = False, shutdown_timeout: int = 120):
+def power(
+    guest: GuestSpec,
+    read: GuestsRead,
+    restart_on_change: bool = False,
+    shutdown_timeout: int = 120,
+    arriving_from: str | None = None,
+):
     """
     Bring the guest to its declared state. ``running``: ``xl create`` when it is
     not running; drift in memory (within maxmem) and vCPUs (within maxvcpus) is
@@ -277,7 +288,8 @@ def power(guest: GuestSpec, read: GuestsRead, restart_on_change: bool = False, s
     done only with ``restart_on_change`` (switching to ``installed`` always
     restarts a running guest, so it boots from disk without the cdrom).
     ``stopped``: graceful ``xl shutdown -w`` within ``shutdown_timeout`` seconds,
-    then ``xl destroy``.
+    then ``xl destroy``. A guest still running on another Dom0
+    (``arriving_from``) is never created here: it arrives by live migration.
 
     .. code:: python
 
@@ -293,6 +305,9 @@ def power(guest: GuestSpec, read: GuestsRead, restart_on_change: bool = False, s
         yield StringCommand(shutdown_command(guest, shutdown_timeout))
         return
     if domain is None:
+        if arriving_from is not None:
+            host.noop(f"guest {guest.name} runs on {arriving_from}: it arrives by live migration, not by xl create")
+            return
         yield StringCommand(create_command(guest))
         return
     drift: Drift = guest_drift(guest, domain, current.live_configs.get(guest.name), host.name)

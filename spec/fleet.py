@@ -8,10 +8,11 @@ Dom0, and MAC addresses are unique across every Dom0.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .guest import GuestSpec
 from .mac import stable_mac
@@ -27,6 +28,26 @@ class GuestsHostSpec(BaseModel):
     xen_restart_on_change: bool = False
     xen_autostart_delay: int = Field(default=0, ge=0, le=3600)
     xen_shutdown_timeout: int = Field(default=120, ge=1, le=3600)
+    # How other Dom0s reach this one for live migration (default: its inventory name).
+    xen_migrate_address: str | None = None
+    # xl migrate's transport (-s): the command that reaches the target, e.g. "ssh -p 2222".
+    xen_migrate_ssh: str = "ssh"
+
+    @field_validator("xen_migrate_address")
+    @classmethod
+    def _address(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9.:_-]*", value):
+            raise ValueError(f"{value!r} is not a host name or address")
+        return value
+
+    @field_validator("xen_migrate_ssh")
+    @classmethod
+    def _ssh(cls, value: str) -> str:
+        if not re.fullmatch(r"ssh( [A-Za-z0-9_./=:@-]+)*", value):
+            raise ValueError(
+                f"{value!r} is not an ssh command: use ssh followed by plain options, e.g. 'ssh -p 2222'",
+            )
+        return value
 
 
 for _key in GuestsHostSpec.model_fields:

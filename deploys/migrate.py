@@ -1,0 +1,57 @@
+"""
+Live-migrate one guest now, imperatively, with the same checks as the
+declarative move:
+
+    pyinfra inventories/X.py deploys/migrate.py --data migrate_guest=web --data migrate_to=xen2
+
+Afterwards, move the guest's entry in ``xen_guests`` to the target Dom0, or the
+next ``deploys/guests.py`` run will move it back to where it is declared.
+"""
+
+from facts.guests import GuestsState
+from operations import guests, migrate
+from operations.state import read_state
+from pyinfra import host, inventory, logger
+
+from deploys.support import host_spec, stop_this_host
+
+guest_name = host.data.get("migrate_guest")
+target_name = host.data.get("migrate_to")
+
+if not guest_name or not target_name:
+    stop_this_host(["give both --data migrate_guest=<guest> and --data migrate_to=<inventory host>"], "migrate")
+else:
+    fleet = migrate.Fleet.from_inventory(inventory)
+    target = fleet.dom0s.get(target_name)
+    declared = host_spec().guests.xen_guests
+    read = guests.GuestsRead.for_guests(declared)
+    current = read_state(host, GuestsState, names=read.names, paths=read.paths, media=read.media)
+    if target is None:
+        stop_this_host([f"migrate_to={target_name} is not a host of this inventory"], "migrate")
+    elif current.domain(guest_name) is None:
+        host.noop(f"guest {guest_name} does not run here")
+    elif target_name == host.name:
+        host.noop(f"guest {guest_name} already runs on {target_name}")
+    else:
+        guest = fleet.declared(host.name, guest_name) or fleet.declared(target_name, guest_name)
+        problems = []
+        if guest is None:
+            problems.append(f"guest {guest_name} is declared on no Dom0 of this inventory: declare it before moving it")
+        else:
+            problems += migrate.migration_problems(guest, current, target.state(), target.name)
+        if not problems:
+            unreachable = migrate.reachability_problem(host, target, guest_name)
+            if unreachable:
+                problems.append(unreachable)
+        if problems:
+            stop_this_host(problems, "migrate pre-flight")
+        else:
+            migrate.log_move(guest_name, host.name, target_name)
+            migrate.live_migrate(name=f"{guest_name}: migrate to {target_name}", guest_name=guest_name, target=target)
+            if fleet.declared(target_name, guest_name) is None:
+                host.log_styled(
+                    f"now move guest {guest_name}'s entry in xen_guests from {host.name} to {target_name} in the "
+                    "inventory: deploys/guests.py places guests where they are declared",
+                    fg="yellow",
+                    log_func=logger.warning,
+                )

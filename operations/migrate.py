@@ -1,0 +1,235 @@
+"""
+Live migration between Dom0s of the same inventory.
+
+Placement is declarative: a guest belongs to the Dom0 whose ``xen_guests``
+lists it. When a running guest's declaration moves from Dom0 A to Dom0 B, A
+(where it runs) migrates it to B with ``xl migrate``; B meanwhile neither
+creates it nor its disks (that would start it twice, or put a blank disk under
+a live guest). Before migrating, both sides are checked: compatible Xen, the
+guest's disks at the same paths on B (shared storage), its bridges on B, B's
+free memory, and A's SSH access to B.
+
+    from operations import migrate
+    placement = migrate.Fleet.from_inventory(inventory)
+    migrate.live_migrate(guest=spec, target=placement.host("xen2"), ...)
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+from typing import Any
+
+from pyinfra import host, logger
+from pyinfra.api import FunctionCommand, StringCommand, operation
+
+from facts.guests import GuestsHost, GuestsState, config_path
+from spec.guest import GuestSpec
+from spec.inventory import validate_host
+
+from .state import changes_host, forget_state, read_state
+
+# xl renames a domain while it moves: the source keeps "<name>--migratedaway",
+# the target builds "<name>--incoming" until the transfer completes.
+MIGRATION_SUFFIXES = ("--migratedaway", "--incoming")
+
+
+def base_name(domain_name: str) -> str:
+    for suffix in MIGRATION_SUFFIXES:
+        if domain_name.endswith(suffix):
+            return domain_name[: -len(suffix)]
+    return domain_name
+
+
+@dataclass(frozen=True)
+class Dom0:
+    """Another Dom0 of the inventory, as the guests deploy needs to know it."""
+
+    name: str
+    host: Any  # pyinfra Host
+    guests: tuple[GuestSpec, ...]
+    address: str
+    ssh_command: str
+
+    def read(self):
+        from .guests import GuestsRead
+
+        return GuestsRead.for_guests(list(self.guests))
+
+    def state(self) -> GuestsHost:
+        """Its composite read: the same cache entry its own deploy uses."""
+
+        read = self.read()
+        return read_state(self.host, GuestsState, names=read.names, paths=read.paths, media=read.media)
+
+
+@dataclass(frozen=True)
+class Fleet:
+    dom0s: dict[str, Dom0]
+
+    @classmethod
+    def from_inventory(cls, inventory) -> "Fleet":
+        dom0s = {}
+        for other in inventory:
+            spec = validate_host(other.name, other.data.dict())
+            dom0s[other.name] = Dom0(
+                name=other.name,
+                host=other,
+                guests=tuple(spec.guests.xen_guests),
+                address=spec.guests.xen_migrate_address or other.name,
+                ssh_command=spec.guests.xen_migrate_ssh,
+            )
+        return cls(dom0s)
+
+    def owner(self, guest_name: str) -> Dom0 | None:
+        """The Dom0 that declares the guest (other than absent)."""
+
+        for dom0 in self.dom0s.values():
+            for guest in dom0.guests:
+                if guest.name == guest_name and guest.state != "absent":
+                    return dom0
+        return None
+
+    def declared(self, dom0_name: str, guest_name: str) -> GuestSpec | None:
+        for guest in self.dom0s[dom0_name].guests:
+            if guest.name == guest_name:
+                return guest
+        return None
+
+    def running_elsewhere(self, guest_name: str, here: str) -> Dom0 | None:
+        """Another Dom0 on which the guest runs now (read only when asked)."""
+
+        for dom0 in self.dom0s.values():
+            if dom0.name == here:
+                continue
+            state = dom0.state()
+            if state.xl_works and any(base_name(d.name) == guest_name for d in state.domains or ()):
+                return dom0
+        return None
+
+
+def outgoing(fleet: Fleet, here: str, current: GuestsHost) -> list[tuple[str, Dom0]]:
+    """Guests running here that another Dom0 now declares: they must move there."""
+
+    moves = []
+    for domain in current.domains or ():
+        if domain.name == "Domain-0" or domain.name != base_name(domain.name):
+            continue
+        if fleet.declared(here, domain.name) is not None:
+            continue
+        owner = fleet.owner(domain.name)
+        if owner is not None and owner.name != here:
+            moves.append((domain.name, owner))
+    return moves
+
+
+def xen_version(state: GuestsHost) -> tuple[int, int]:
+    info = state.xen_info or {}
+    return int(info.get("xen_major", 0) or 0), int(info.get("xen_minor", 0) or 0)
+
+
+def migration_problems(guest: GuestSpec, source: GuestsHost, target: GuestsHost, target_name: str) -> list[str]:
+    """Why ``guest`` cannot live-migrate from ``source`` to ``target`` (empty: it can)."""
+
+    where = f"guest {guest.name} cannot move to {target_name}"
+    if not target.xl_works:
+        return [f"{where}: Xen is not running there ({target.xl_error or 'xl does not answer'})"]
+    problems = []
+    if xen_version(target) < xen_version(source):
+        problems.append(
+            f"{where}: it runs Xen {'.'.join(map(str, xen_version(target)))}, older than here "
+            f"({'.'.join(map(str, xen_version(source)))}); Xen migrates only to the same or a newer version",
+        )
+    live = (source.live_configs.get(guest.name) or {}).get("config", {})
+    for disk in live.get("disks", []):
+        path = disk.get("pdev_path", "")
+        if not path:
+            continue
+        if path.startswith("/dev/zvol/"):
+            present = path[len("/dev/zvol/"):] in target.volumes or target.paths.get(path) is not None
+        else:
+            present = target.paths.get(path) is not None or target.media_sha256.get(path) is not None
+        if not present:
+            problems.append(
+                f"{where}: its disk {path} does not exist there. Live migration needs the guest's storage "
+                "at the same path on both Dom0s (NFS, iSCSI or a shared zvol); a disk local to this Dom0 "
+                "cannot follow the guest",
+            )
+    for nic in live.get("nics", []):
+        bridge = nic.get("bridge", "xenbr0")
+        if bridge not in target.interfaces:
+            problems.append(f"{where}: its bridge {bridge} does not exist there")
+    memory = next((d.mem_mib for d in source.domains or () if d.name == guest.name), guest.memory)
+    if memory > target.free_memory_mib:
+        problems.append(f"{where}: it needs {memory}M and only {target.free_memory_mib}M is free there")
+    return problems
+
+
+def ssh_probe_command(ssh_command: str, address: str) -> str:
+    """What ``xl migrate`` will do first: reach the target over SSH, non-interactively."""
+
+    return f"{ssh_command} -o BatchMode=yes -o ConnectTimeout=10 {shlex.quote(address)} true"
+
+
+def reachability_problem(source_host, target: Dom0, guest_name: str) -> str | None:
+    ok, output = source_host.run_shell_command(ssh_probe_command(target.ssh_command, target.address))
+    if ok:
+        return None
+    detail = (output.stderr or output.stdout).strip().splitlines()
+    reason = detail[-1] if detail else "no answer"
+    return (
+        f"guest {guest_name} cannot move to {target.name}: this Dom0 cannot reach {target.address} with "
+        f"'{target.ssh_command}' ({reason}); xl migrate needs root's SSH key accepted there"
+    )
+
+
+@operation(is_idempotent=False)
+@changes_host
+def live_migrate(guest_name: str, target: Dom0, shutdown_config: bool = True):
+    """
+    ``xl migrate`` the running guest to ``target`` (SSH transport; ``-s`` from
+    ``xen_migrate_ssh``), then remove its config file here. If the migration
+    fails, xl resumes the guest here and the operation fails: a rerun tries again.
+
+    .. code:: python
+
+        migrate.live_migrate(guest_name="web", target=fleet.dom0s["xen2"])
+    """
+
+    command = ["xl", "migrate"]
+    if target.ssh_command != "ssh":
+        command += ["-s", target.ssh_command]
+    command += [guest_name, target.address]
+    yield StringCommand(*command)
+
+    def forget_target(state, host) -> bool:
+        # The target has a new guest now: its next read must not come from the cache.
+        forget_state(target.host)
+        return True
+
+    yield FunctionCommand(forget_target, (), {})
+    if shutdown_config:
+        yield StringCommand("rm", "-f", config_path(guest_name))
+
+
+@operation()
+@changes_host
+def forget_moved_configs(names: list[str]):
+    """
+    Remove the config files of guests that now belong to another Dom0 and no
+    longer run here (left behind by an interrupted migration, say).
+
+    .. code:: python
+
+        migrate.forget_moved_configs(names=["web"])
+    """
+
+    if not names:
+        host.noop("no configs of guests that moved away")
+        return
+    for name in names:
+        yield StringCommand("rm", "-f", config_path(name))
+
+
+def log_move(guest_name: str, source: str, target: str) -> None:
+    host.log_styled(f"guest {guest_name} moves from {source} to {target} (live migration)", fg="blue", log_func=logger.info)
