@@ -1,0 +1,90 @@
+"""Live-migration decisions: who moves where, and what refuses a move."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from operations import migrate
+from tests.unit.test_guest_ops import dom0, handbook_guest, live, running
+
+SHARED = "zroot/xen/freebsd-disk0"
+
+
+class FakeDom0(migrate.Dom0):
+    def state(self):
+        return self.host  # the test stores the GuestsHost in place of a pyinfra host
+
+
+def fleet(placement: dict[str, list], states: dict) -> migrate.Fleet:
+    return migrate.Fleet({
+        name: FakeDom0(name, states.get(name, dom0()), tuple(guests), name, "ssh")
+        for name, guests in placement.items()
+    })
+
+
+def test_a_guest_declared_elsewhere_moves_there():
+    guest = handbook_guest()
+    on_a = running(guest)
+    placement = fleet({"xen1": [], "xen2": [guest]}, {"xen1": on_a})
+    [(name, target)] = migrate.outgoing(placement, "xen1", on_a)
+    assert (name, target.name) == ("freebsd", "xen2")
+    assert placement.running_elsewhere("freebsd", "xen2").name == "xen1"
+    # Declared here: it stays; declared nowhere: unmanaged, it stays too.
+    assert migrate.outgoing(fleet({"xen1": [guest]}, {}), "xen1", on_a) == []
+    assert migrate.outgoing(fleet({"xen1": [], "xen2": []}, {}), "xen1", on_a) == []
+
+
+def test_transient_migration_names_are_the_same_guest():
+    assert migrate.base_name("web--incoming") == "web"
+    assert migrate.base_name("web--migratedaway") == "web"
+    assert migrate.base_name("web") == "web"
+
+
+def shared_target(**changes):
+    state = dom0(volumes={SHARED: object()})
+    return dataclasses.replace(state, **changes)
+
+
+def test_shared_storage_bridges_and_memory_pass():
+    guest = handbook_guest(installed=True)
+    source = running(guest, cdrom=False)
+    assert migrate.migration_problems(guest, source, shared_target(), "xen2") == []
+
+
+def test_local_storage_is_refused_with_the_reason():
+    guest = handbook_guest(installed=True)
+    [problem] = migrate.migration_problems(guest, running(guest, cdrom=False), dom0(), "xen2")
+    assert problem.startswith(f"guest freebsd cannot move to xen2: its disk /dev/zvol/{SHARED} does not exist there")
+    assert "shared zvol" in problem
+
+
+def test_missing_bridge_low_memory_and_older_xen_are_refused():
+    guest = handbook_guest(installed=True)
+    source = running(guest, cdrom=False)
+    target = shared_target(interfaces=("em0",), xen_info={"free_memory": 512, "xen_major": 4, "xen_minor": 11})
+    problems = migrate.migration_problems(guest, source, target, "xen2")
+    assert any("older than here" in p for p in problems)
+    assert any("its bridge bridge0 does not exist there" in p for p in problems)
+    assert any("it needs 1024M and only 512M is free there" in p for p in problems)
+
+
+def test_target_without_xen_is_refused():
+    guest = handbook_guest()
+    problems = migrate.migration_problems(guest, running(guest), dom0(domains=None, xl_error="cannot init xl context"), "b")
+    assert problems == ["guest freebsd cannot move to b: Xen is not running there (cannot init xl context)"]
+
+
+def test_ssh_probe_is_non_interactive():
+    assert migrate.ssh_probe_command("ssh -p 2222", "xen2.example.org") == (
+        "ssh -p 2222 -o BatchMode=yes -o ConnectTimeout=10 xen2.example.org true"
+    )
+
+
+def test_live_memory_not_the_declaration_decides_room_on_the_target():
+    guest = handbook_guest(installed=True)
+    domain, entry = live(guest, cdrom=False, memory=2000)
+    source = dataclasses.replace(dom0(), domains=[domain], live_configs={guest.name: entry})
+    target = shared_target(xen_info={"free_memory": 1500, "xen_major": 4, "xen_minor": 19})
+    assert migrate.migration_problems(guest, source, target, "xen2") == [
+        "guest freebsd cannot move to xen2: it needs 2000M and only 1500M is free there",
+    ]
