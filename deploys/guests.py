@@ -36,12 +36,7 @@ for guest in declared:
 moves = migrate.outgoing(fleet, host.name, current)
 problems = guests.plan_problems(declared, current, frozenset(arriving))
 for guest_name, target in moves:
-    problems += migrate.migration_problems(fleet.declared(target.name, guest_name), current, target.state(), target.name)
-if not problems:
-    for guest_name, target in moves:
-        unreachable = migrate.reachability_problem(host, target, guest_name)
-        if unreachable:
-            problems.append(unreachable)
+    problems += migrate.move_problems(host, fleet.declared(target.name, guest_name), current, target)
 
 if problems:
     stop_this_host(problems, "guests pre-flight")

@@ -34,15 +34,10 @@ else:
         host.noop(f"guest {guest_name} already runs on {target_name}")
     else:
         guest = fleet.declared(host.name, guest_name) or fleet.declared(target_name, guest_name)
-        problems = []
         if guest is None:
-            problems.append(f"guest {guest_name} is declared on no Dom0 of this inventory: declare it before moving it")
+            problems = [f"guest {guest_name} is declared on no Dom0 of this inventory: declare it before moving it"]
         else:
-            problems += migrate.migration_problems(guest, current, target.state(), target.name)
-        if not problems:
-            unreachable = migrate.reachability_problem(host, target, guest_name)
-            if unreachable:
-                problems.append(unreachable)
+            problems = migrate.move_problems(host, guest, current, target)
         if problems:
             stop_this_host(problems, "migrate pre-flight")
         else:

@@ -183,6 +183,17 @@ def reachability_problem(source_host, target: Dom0, guest_name: str) -> str | No
     )
 
 
+def move_problems(source_host, guest: GuestSpec, source: GuestsHost, target: Dom0) -> list[str]:
+    """Every check before a live migration; the SSH probe runs only when the rest pass."""
+
+    problems = migration_problems(guest, source, target.state(), target.name)
+    if not problems:
+        unreachable = reachability_problem(source_host, target, guest.name)
+        if unreachable:
+            problems.append(unreachable)
+    return problems
+
+
 @operation(is_idempotent=False)
 @changes_host
 def live_migrate(guest_name: str, target: Dom0, shutdown_config: bool = True):
