@@ -87,6 +87,8 @@ class Fleet:
         self.servers: dict[str, SshServer] = {}
         self._supervisor: Supervisor | None = None
         self.started = False
+        # url -> ("data", bytes) | ("error", message) | ("truncate", nbytes): see mirror_add()
+        self.mirror: dict[str, tuple[str, object]] = {}
         _mkdirs_0755(self.base_dir)
         os.chmod(self.base_dir, 0o755)
         check_chroot_path(self.base_dir)
@@ -118,6 +120,8 @@ class Fleet:
         host = SimHost(name, variant, hostdir / "root", 0)
         host.build()
         self.hosts[name] = host
+        for url in self.mirror:
+            self._mirror_apply(host, url)
         self.servers[name] = SshServer(host.root, 0, hostdir / "sshd", self.authorized_keys)
         if self.started:
             self._bring_up(name)
@@ -184,6 +188,73 @@ class Fleet:
                     return
             time.sleep(0.05)
         raise TimeoutError(f"{name} did not reboot within {timeout}s")
+
+    # -- the download mirror fetch(1) serves from --------------------------------------
+    # The hosts have no network: fetch(1) serves http(s)/ftp URLs from /.sim/mirror/<host>/<path>
+    # inside each root (see simhost/tools/fetch).  These set it up on every host, present
+    # and future.
+    @staticmethod
+    def _mirror_path(url: str) -> str:
+        scheme, sep, rest = url.partition("://")
+        if not sep or scheme not in ("http", "https", "ftp"):
+            raise ValueError(f"mirror URLs are http(s)/ftp URLs, got {url!r}")
+        hostport, _, path = rest.partition("/")
+        host = hostport.rsplit("@", 1)[-1].split(":", 1)[0]
+        if not host or not path or ".." in path.split("/"):
+            raise ValueError(f"bad mirror URL {url!r}")
+        return f"/.sim/mirror/{host}/{path.split('?', 1)[0]}"
+
+    def _mirror_apply(self, host: SimHost, url: str) -> None:
+        dest = host.path(self._mirror_path(url))
+        for suffix in ("", ".@error", ".@truncate"):
+            Path(str(dest) + suffix).unlink(missing_ok=True)
+        entry = self.mirror.get(url)
+        if entry is None:
+            return
+        kind, value = entry
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if kind == "data":
+            dest.write_bytes(value)  # type: ignore[arg-type]
+        elif kind == "error":
+            Path(str(dest) + ".@error").write_text(f"{value}\n")
+        elif kind == "truncate":
+            data, nbytes = value  # type: ignore[misc]
+            dest.write_bytes(data)
+            Path(str(dest) + ".@truncate").write_text(f"{nbytes}\n")
+
+    def _mirror_set(self, url: str, entry: tuple[str, object] | None) -> None:
+        self._mirror_path(url)  # validate
+        if entry is None:
+            self.mirror.pop(url, None)
+        else:
+            self.mirror[url] = entry
+        for host in self.hosts.values():
+            self._mirror_apply(host, url)
+
+    def mirror_add(self, url: str, content: bytes | str | os.PathLike) -> None:
+        """Serve `content` (bytes, text, or a file's path) at `url` to fetch(1) on every host."""
+        if isinstance(content, str):
+            data = content.encode()
+        elif isinstance(content, bytes):
+            data = content
+        else:
+            data = Path(content).read_bytes()
+        self._mirror_set(url, ("data", data))
+
+    def mirror_fail(self, url: str, error: str = "Not Found") -> None:
+        """Make `url` fail with libfetch's message `error` ("Not Found", "Forbidden",
+        "Connection refused", ...): fetch prints "fetch: URL: <error>" and exits 1."""
+        self._mirror_set(url, ("error", error))
+
+    def mirror_truncate(self, url: str, content: bytes | str, nbytes: int) -> None:
+        """Serve `content` at `url` but drop the connection after `nbytes` bytes: fetch keeps
+        the partial file and says "PATH appears to be truncated: nbytes/total bytes"."""
+        data = content.encode() if isinstance(content, str) else content
+        self._mirror_set(url, ("truncate", (data, nbytes)))
+
+    def mirror_remove(self, url: str) -> None:
+        """Forget `url` (fetch then says "Not Found"; an unknown host "No address record")."""
+        self._mirror_set(url, None)
 
     # -- pyinfra -----------------------------------------------------------------------
     def host_data(self, host: str | SimHost) -> dict:

@@ -16,6 +16,7 @@ import shlex
 import shutil
 import stat
 import subprocess
+import time
 from pathlib import Path
 
 from . import hardware, packages
@@ -44,6 +45,9 @@ TOOLS = {
     "shutdown": "/sbin/shutdown",
     "dmesg": "/sbin/dmesg",
     "sed": "/usr/bin/sed",
+    "zfs": "/sbin/zfs",
+    "fetch": "/usr/bin/fetch",
+    "truncate": "/usr/bin/truncate",
 }
 
 # busybox applets that behave close enough to FreeBSD's base tools.  Linux-only tools
@@ -53,7 +57,7 @@ APPLETS = """
 dirname du echo egrep env expand expr false fgrep find fold getopt grep gunzip gzip head
 hexdump id kill less ln logger ls md5sum mkdir mkfifo mktemp more mv nl od paste patch
 printf pwd readlink realpath rev rm rmdir seq sh sha1sum sha256sum sha512sum sleep
-sort split stty sync tac tail tar tee test time timeout touch tr true truncate tty
+sort split stty sync tac tail tar tee test time timeout touch tr true tty
 unexpand uniq unxz uudecode uuencode vi wc which whoami xargs xz xzcat yes zcat
 """.split()
 
@@ -62,7 +66,7 @@ bin sbin boot boot/kernel dev etc etc/defaults etc/rc.d etc/rc.conf.d etc/ssh ro
 usr/bin usr/sbin usr/lib usr/libexec usr/share usr/local/bin usr/local/sbin
 usr/local/etc/rc.d usr/local/lib var/db/pkg var/log var/run var/tmp var/cache/pkg
 .sim/lib .sim/hw .sim/power .sim/sysctl .sim/xen/domains .sim/pkg/installed .sim/net
-.sim/capdb .sim/state .sim/run
+.sim/capdb .sim/state .sim/run .sim/zfs .sim/mirror
 """.split()
 
 
@@ -151,6 +155,7 @@ class SimHost:
         self._write_hardware()
         self._write_etc()
         packages.write_repository(self.root, v)
+        self._write_zfs()
         # The stock login.conf is compiled at install time, like bsdinstall does.
         res = self.run("cap_mkdb /etc/login.conf")
         if res.returncode != 0:
@@ -193,7 +198,7 @@ class SimHost:
             target = self.path(dest)
             shutil.copyfile(HERE / "tools" / tool, target)
             os.chmod(target, 0o555)
-        for lib in ("common.sh", "boot", "shutdown", "rcorder"):
+        for lib in ("common.sh", "boot", "shutdown", "rcorder", "xlcfg.awk"):
             shutil.copyfile(HERE / "lib" / lib, self.path(f".sim/lib/{lib}"))
         files = HERE / "files"
         for src in files.rglob("*"):
@@ -281,6 +286,15 @@ class SimHost:
         self.write("/var/log/messages", "")
         self.write("/.sim/power/.keep", "")
 
+    # A stock FreeBSD root-on-ZFS install (bsdinstall's layout), pool size from the variant.
+    ZFS_LAYOUT = ("zroot", "zroot/ROOT", "zroot/ROOT/default", "zroot/home", "zroot/tmp", "zroot/usr",
+                  "zroot/usr/ports", "zroot/usr/src", "zroot/var", "zroot/var/log", "zroot/var/tmp")
+
+    def _write_zfs(self) -> None:
+        now = int(time.time())
+        self.write("/.sim/zfs/datasets", "".join(f"{d}\tfilesystem\t-\t-\t0\t\t{now}\n" for d in self.ZFS_LAYOUT))
+        self.write("/.sim/zfs/pool_bytes", f"{240 * 1024**3}\n")
+
     # -- state for tests ------------------------------------------------------------------
     def _read_opt(self, p: str) -> str | None:
         try:
@@ -297,12 +311,38 @@ class SimHost:
         return out
 
     def domains(self) -> dict[str, dict[str, str]]:
+        """The running domains, one dict of state files each (see the header of tools/xl).
+        A guest whose shutdown has completed (shutdown_at_ms passed) is gone, as xl sees it."""
         base = self.path("/.sim/xen/domains")
         doms = {}
+        now_ms = time.time() * 1000
         if base.is_dir():
             for d in sorted(base.iterdir()):
-                doms[d.name] = {f.name: f.read_text().strip() for f in d.iterdir() if f.is_file()}
+                try:
+                    files = {f.name: f.read_text().strip() for f in d.iterdir() if f.is_file()}
+                except FileNotFoundError:  # removed while we read it
+                    continue
+                if "domid" not in files:
+                    continue
+                if files.get("shutdown_at_ms") and int(files["shutdown_at_ms"]) <= now_ms:
+                    continue
+                doms[d.name] = files
         return doms
+
+    def volumes(self) -> dict[str, dict[str, object]]:
+        """ZFS datasets: {name: {"type", "volsize" (bytes or None), "volmode", "refreservation"}}."""
+        out = {}
+        try:
+            text = self.read("/.sim/zfs/datasets")
+        except FileNotFoundError:
+            return out
+        for line in text.splitlines():
+            f = line.split("\t")
+            if len(f) < 5:
+                continue
+            out[f[0]] = {"type": f[1], "volsize": int(f[2]) if f[2].isdigit() else None,
+                         "volmode": f[3], "refreservation": int(f[4] or 0)}
+        return out
 
     def sim_state(self) -> dict:
         """What tests assert on: the running kernel, Xen and Dom0 figures, boots, packages."""
@@ -335,6 +375,7 @@ class SimHost:
             "dom0_maxmem_mib": int(dom0["maxmem"]) if dom0 else None,
             "dom0_vcpus": int(dom0["vcpus"]) if dom0 else None,
             "domains": doms,
+            "volumes": self.volumes(),
             "boottime": int(boottime.split()[3].rstrip(",")) if boottime else None,
             "vm_guest": sysctls.get("kern.vm_guest"),
             "hostname": sysctls.get("kern.hostname"),
