@@ -130,6 +130,8 @@ xen_status()
 run_rc_command "$1"
 """
 
+# tools/hotplug/FreeBSD/vif-bridge of xen-project/xen, as the port installs it.  libxl runs
+# it with the backend path and "add"/"remove", iface_dev and emulated in the environment.
 VIF_BRIDGE = """\
 #!/bin/sh -e
 #
@@ -138,9 +140,71 @@ VIF_BRIDGE = """\
 # Parameters:
 #	$1: xenstore backend path of the vif
 #	$2: action, either "add" or "remove"
+#
+# Environment variables:
+#	$iface_dev: name of the backend device (xnb<domid>.<handle>)
+#
+
+DIR=$(dirname "$0")
+. "${DIR}/hotplugpath.sh"
+
+PATH=${BINDIR}:${SBINDIR}:${LIBEXEC_BIN}:/bin:/usr/bin:/sbin:/usr/sbin
+export PATH
 
 path=$1
 action=$2
+
+case $action in
+add)
+	bridge=$(xenstore-read "$path/bridge")
+	mtu=$(ifconfig $bridge | sed -n 's/.*mtu \\([0-9]*\\)$/\\1/p')
+	ifconfig $iface_dev mtu $mtu
+	ifconfig $bridge addm $iface_dev
+	ifconfig $iface_dev up
+	exit 0
+	;;
+remove)
+	if [ "$emulated" -eq 1 ]; then
+		bridge=$(xenstore-read "$path/bridge")
+		ifconfig $iface_dev down
+		ifconfig $bridge deletem $iface_dev
+		ifconfig $iface_dev destroy
+	fi
+	exit 0
+	;;
+*)
+	exit 0
+	;;
+esac
+"""
+
+HOTPLUGPATH = """\
+SBINDIR="/usr/local/sbin"
+BINDIR="/usr/local/bin"
+LIBEXEC="/usr/local/lib/xen"
+LIBEXEC_BIN="/usr/local/lib/xen/bin"
+LIBDIR="/usr/local/lib"
+SHAREDIR="/usr/local/share"
+PRIVATE_BINDIR="/usr/local/lib/xen/bin"
+XENFIRMWAREDIR="/usr/local/lib/xen/boot"
+XEN_CONFIG_DIR="/usr/local/etc/xen"
+XEN_SCRIPT_DIR="/usr/local/etc/xen/scripts"
+XEN_LOCK_DIR="/var/lib"
+XEN_RUN_DIR="/var/run/xen"
+XEN_PAGING_DIR="/var/lib/xen/xenpaging"
+XEN_DUMP_DIR="/var/lib/xen/dump"
+"""
+
+# xenstore-read(1): the nodes xl writes for the hotplug scripts live under /.sim/xen/xs.
+XENSTORE_READ = """\
+#!/bin/sh
+# xenstore-read PATH... (simulated: the nodes xl writes under /.sim/xen/xs)
+[ $# -ge 1 ] || { echo "Usage: xenstore-read [-h] [-s] [-p] [-R] key [...]" >&2; exit 2; }
+[ -f /var/run/xenstored.pid ] || { echo "xenstore-read: could not connect to xenstored: No such file or directory" >&2; exit 1; }
+for k in "$@"; do
+	case $k in /*) ;; *) echo "xenstore-read: couldn't read path $k" >&2; exit 1 ;; esac
+	if [ -f "/.sim/xen/xs$k" ]; then cat "/.sim/xen/xs$k"; else echo "xenstore-read: couldn't read path $k" >&2; exit 1; fi
+done
 """
 
 
@@ -166,6 +230,8 @@ def _tools(name: str, version: str, xen_version: str, origin: str) -> Package:
     p.files["/usr/local/etc/xen/xl.conf"] = (XL_CONF, 0o644)
     p.files["/usr/local/etc/rc.d/xencommons"] = (XENCOMMONS, 0o555)
     p.files["/usr/local/etc/xen/scripts/vif-bridge"] = (VIF_BRIDGE, 0o555)
+    p.files["/usr/local/etc/xen/scripts/hotplugpath.sh"] = (HOTPLUGPATH, 0o444)
+    p.files["/usr/local/bin/xenstore-read"] = (XENSTORE_READ, 0o555)
     p.files["/usr/local/lib/xen/boot/hvmloader"] = (f"# simulated hvmloader for Xen {xen_version}\n", 0o444)
     if not xen_version.startswith("4.7."):
         p.files["/usr/local/etc/rc.d/xendriverdomain"] = (
