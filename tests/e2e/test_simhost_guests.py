@@ -1,0 +1,514 @@
+"""
+The guest side of the simulated FreeBSD/Xen host (simhost): xl create/list -l/mem-set/
+vcpu-set/shutdown/destroy, zfs volumes, fetch(1), truncate(1), and the Dom0's boot and
+shutdown running our xendomains rc.d script.  Every rule is checked both ways (what
+real xl/zfs/fetch accept, and what they refuse with their own messages), so a sim that
+turns into a yes-machine fails here.
+
+One Dom0 (module fixture) serves most tests; each test uses its own guest names and
+removes what it created.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from facts.xl import parse_xl_info, parse_xl_list, parse_xl_list_long  # noqa: E402
+from facts.zfs import parse_zfs_volumes  # noqa: E402
+
+pytestmark = pytest.mark.e2e
+
+REPO = Path(__file__).resolve().parents[2]
+XEN_LOADER = 'xen_kernel="/boot/xen"\nxen_cmdline="dom0_mem=4096M dom0_max_vcpus=2 dom0=pvh"\n'
+ISO_URL = "https://download.freebsd.org/releases/ISO-IMAGES/14.2/FreeBSD-14.2-RELEASE-amd64-bootonly.iso"
+ISO = b"FreeBSD bootonly ISO (simulated)\n" * 64
+
+
+def make_xen_dom0(host) -> None:
+    """A Dom0 as deploys/dom0.py leaves it: Xen, xencommons, bridge0 on em0, wired memory."""
+    res = host.run("pkg install -y xen-kernel xen-tools")
+    assert res.returncode == 0, res.stderr
+    host.write("/boot/loader.conf", host.read("/boot/loader.conf") + XEN_LOADER)
+    host.write("/etc/rc.conf", host.read("/etc/rc.conf") + 'xencommons_enable="YES"\n'
+               'cloned_interfaces="bridge0"\nifconfig_bridge0="addm em0 up"\n')
+    host.write("/etc/login.conf", host.read("/etc/login.conf").replace(":memorylocked=64K:", ":memorylocked=unlimited:"))
+    host.write("/etc/sysctl.conf", "vm.max_user_wired=-1\n")
+    assert host.run("cap_mkdb /etc/login.conf").returncode == 0
+
+
+@pytest.fixture(scope="module")
+def dom0():
+    if os.geteuid() != 0:
+        pytest.skip("simhost needs root")
+    from simhost import Fleet
+    from simhost.fleet import cleanup_stale
+
+    cleanup_stale()
+    fleet = Fleet()
+    try:
+        host = fleet.add("xen1", "freebsd14")
+        fleet.mirror_add(ISO_URL, ISO)
+        fleet.start()
+        make_xen_dom0(host)
+        fleet.power_cycle("xen1")
+        assert host.sim_state()["kernel"] == "xen"
+        yield fleet
+    finally:
+        fleet.stop()
+
+
+def sh(host, command: str, rc: int | None = 0):
+    res = host.run(command)
+    if rc is not None:
+        assert res.returncode == rc, f"{command!r}: rc {res.returncode}\n{res.stdout}{res.stderr}"
+    return res
+
+
+def hvm_cfg(name: str, disk: str, *, cdrom: str | None = None, bridge: str = "bridge0", memory: int = 512,
+            maxmem: int | None = None, vcpus: int = 1, maxvcpus: int | None = None, extra: str = "") -> str:
+    """A config file in the form spec/xlcfg.py writes."""
+    disks = [f"'format=raw, vdev=hda, access=rw, target={disk}'"]
+    if cdrom:
+        disks.append(f"'format=raw, vdev=hdc, access=ro, devtype=cdrom, target={cdrom}'")
+    lines = [
+        "# Managed by pyinfra (freebsd-xen); edits will be overwritten.",
+        f'name = "{name}"', 'type = "hvm"', f"memory = {memory}",
+        *([f"maxmem = {maxmem}"] if maxmem else []), f"vcpus = {vcpus}",
+        *([f"maxvcpus = {maxvcpus}"] if maxvcpus else []),
+        "disk = [\n" + "".join(f"    {d},\n" for d in disks) + "]",
+        f'boot = "{"dc" if cdrom else "c"}"',
+        f"vif = [ 'type=vif, mac=00:16:3e:00:00:{abs(hash(name)) % 90 + 10:02d}, bridge={bridge}' ]",
+        "vnc = 1", 'vnclisten = "127.0.0.1"', 'serial = "pty"', "usb = 1", 'usbdevice = [ "tablet" ]',
+    ]
+    return "\n".join(lines) + "\n" + extra
+
+
+def new_guest(host, name: str, *, size: str = "1G", **kw) -> str:
+    """A zvol and a config file; returns the config path (the guest is not started)."""
+    sh(host, f"zfs create -p -V {size} -o volmode=dev zroot/xen/{name}-disk0")
+    path = f"/usr/local/etc/xen/{name}.cfg"
+    host.write(path, hvm_cfg(name, f"/dev/zvol/zroot/xen/{name}-disk0", **kw))
+    return path
+
+
+def cleanup(host, *names: str) -> None:
+    for n in names:
+        host.run(f"xl destroy {n}; zfs destroy zroot/xen/{n}-disk0; rm -f /usr/local/etc/xen/{n}.cfg")
+
+
+def xl_list(host) -> dict:
+    return {d.name: d for d in parse_xl_list(sh(host, "xl list").stdout)}
+
+
+# -- xl create / list -l ------------------------------------------------------------------------
+
+def test_create_records_the_domain_and_its_live_config(dom0):
+    host = dom0.hosts["xen1"]
+    sh(host, f"mkdir -p /var/lib/xen/iso && fetch -q -o /var/lib/xen/iso/fb.iso {ISO_URL}")
+    cfg = new_guest(host, "web", cdrom="/var/lib/xen/iso/fb.iso", memory=1024, maxmem=2048, vcpus=2, maxvcpus=4)
+    try:
+        res = sh(host, f"xl create {cfg}")
+        assert res.stderr == f"Parsing config from {cfg}\n" and res.stdout == ""
+        doms = xl_list(host)
+        web = doms["web"]
+        assert (web.mem_mib, web.vcpus, web.state_flags) == (1024, 2, "-b----")
+        assert web.domid > 0 and doms["Domain-0"].domid == 0
+        state = host.domains()["web"]
+        assert state["cfg"] == cfg and state["type"] == "hvm" and state["pv_drivers"] == "0"  # installer
+
+        # xl list -l: the product's parser reads every entry, Domain-0 included (its stub config)
+        live = parse_xl_list_long(sh(host, "xl list -l").stdout)
+        assert set(live) == {"Domain-0", "web"}
+        assert live["Domain-0"]["domid"] == 0 and live["Domain-0"]["config"]["c_info"]["type"] == "pvh"
+        c = live["web"]["config"]
+        assert c["c_info"]["type"] == "hvm" and c["c_info"]["uuid"] == state["uuid"]
+        assert c["b_info"]["max_vcpus"] == 4 and c["b_info"]["avail_vcpus"] == [0, 1]
+        assert (c["b_info"]["max_memkb"], c["b_info"]["target_memkb"]) == (2048 * 1024, 1024 * 1024)
+        assert c["b_info"]["type.hvm"]["boot"] == "dc"
+        assert c["disks"] == [
+            {"pdev_path": "/dev/zvol/zroot/xen/web-disk0", "vdev": "hda", "backend": "phy", "format": "raw", "readwrite": 1},
+            {"pdev_path": "/var/lib/xen/iso/fb.iso", "vdev": "hdc", "backend": "phy", "format": "raw",
+             "removable": 1, "is_cdrom": 1},
+        ]
+        nic = c["nics"][0]
+        assert nic["bridge"] == "bridge0" and nic["mac"].startswith("00:16:3e:") and nic["devid"] == 0
+        # one domain by name; yajl's 4-space layout
+        one = sh(host, "xl list -l web").stdout
+        assert list(parse_xl_list_long(one)) == ["web"] and one.startswith('[\n    {\n        "domid": ')
+
+        # the vif is the netback interface on the bridge (and the emulated one for hvm)
+        members = host.sim_state()["interfaces"]["bridge0"]
+        assert f"xnb{web.domid}.0" in members and f"xnb{web.domid}.0-emu" in members
+        assert f"xnb{web.domid}.0" in sh(host, "ifconfig -l").stdout.split()
+    finally:
+        cleanup(host, "web")
+    assert not any(m.startswith("xnb") for m in host.sim_state()["interfaces"]["bridge0"])
+    assert "xnb" not in sh(host, "ifconfig -l").stdout
+
+
+def test_create_reads_the_config_file_like_xl(dom0):
+    host = dom0.hosts["xen1"]
+    cfg = new_guest(host, "rel")
+    try:
+        # xl opens the path as given: a relative one is relative to the working directory
+        res = sh(host, "cd / && xl create rel.cfg", rc=1)
+        assert res.stderr == "Failed to read config file: rel.cfg: No such file or directory\n"
+        res = sh(host, "xl create /usr/local/etc/xen", rc=1)
+        assert res.stderr == "Failed to read config file: /usr/local/etc/xen: Is a directory\n"
+        sh(host, "cd /usr/local/etc/xen && xl create rel.cfg")
+        assert host.domains()["rel"]["cfg"] == "rel.cfg"
+        sh(host, "xl destroy rel")
+
+        # libxlutil's grammar, and xl's own checks
+        bad = {
+            'name = "x\nmemory = 1\n': "config parsing error near",
+            'memory = 256\n': "Domain name must be specified.\n",
+            'name = "t"\ntype = "kvm"\n': "Invalid domain type kvm.\n",
+            'name = "t"\ntype = "hvm"\nvcpus = 4\nmaxvcpus = 2\n': "xl: maxvcpus < vcpus\n",
+            'name = "t"\ntype = "pv"\n': "Neither kernel nor bootloader specified\n",
+            'name = "t"\ntype = "hvm"\ndisk = [ "format=raw, access=rw, target=/dev/null" ]\n': "no vdev specified",
+            'name = "t"\ntype = "hvm"\ndisk = [ "format=raw, vdev=hda, speed=fast, target=/x" ]\n': "unknown keyword",
+            'name = "t"\ntype = "hvm"\nvif = [ "bridge=bridge0, colour=red" ]\n': 'Unknown string "colour=red" in vif spec',
+        }
+        for text, message in bad.items():
+            host.write("/tmp/t.cfg", text)
+            res = sh(host, "xl create /tmp/t.cfg", rc=1)
+            assert message in res.stderr, (text, res.stderr)
+        assert "t" not in host.domains()
+        # "type" takes a prefix, as xl's strncmp does; a dry run (-n) creates nothing
+        host.write("/tmp/t.cfg", 'name = "t"\ntype = "h"\n')
+        sh(host, "xl create -n /tmp/t.cfg")
+        assert "t" not in host.domains()
+    finally:
+        cleanup(host, "rel")
+
+
+def test_create_refuses_what_xen_refuses(dom0):
+    host = dom0.hosts["xen1"]
+    cfg = new_guest(host, "dup")
+    try:
+        sh(host, f"xl create {cfg}")
+        first = host.domains()["dup"]["domid"]
+        res = sh(host, f"xl create {cfg}", rc=1)
+        assert 'domain with name "dup" already exists.' in res.stderr
+        assert host.domains()["dup"]["domid"] == first
+
+        # memory: more than xl info's free_memory
+        free = parse_xl_info(sh(host, "xl info").stdout)["free_memory"]
+        host.write("/tmp/big.cfg", hvm_cfg("big", "/dev/zvol/zroot/xen/dup-disk0", memory=free + 1))
+        res = sh(host, "xl create /tmp/big.cfg", rc=1)
+        assert "can't allocate low memory for domain: Out of memory" in res.stderr and "big" not in host.domains()
+        host.write("/tmp/big.cfg", hvm_cfg("big", "/dev/zvol/zroot/xen/dup-disk0", memory=free - 1))
+        sh(host, "xl create /tmp/big.cfg")  # the same disk twice is the admin's problem, not Xen's
+        assert parse_xl_info(sh(host, "xl info").stdout)["free_memory"] == 1
+        sh(host, "xl destroy big")
+
+        # a disk target that does not exist: libxl's stat() of the target
+        host.write("/tmp/nodisk.cfg", hvm_cfg("nodisk", "/dev/zvol/zroot/xen/missing"))
+        res = sh(host, "xl create /tmp/nodisk.cfg", rc=1)
+        assert ("libxl__device_disk_set_backend: Disk vdev=hda failed to stat: /dev/zvol/zroot/xen/missing: "
+                "No such file or directory\n") in res.stderr
+        assert "Unable to set disk defaults for disk 0" in res.stderr and "nodisk" not in host.domains()
+        host.write("/tmp/nodisk.cfg", hvm_cfg("nodisk", "/dev/zvol/zroot/xen/dup-disk0", cdrom="/var/lib/xen/iso/none.iso"))
+        res = sh(host, "xl create /tmp/nodisk.cfg", rc=1)
+        assert "Disk vdev=hdc failed to stat: /var/lib/xen/iso/none.iso" in res.stderr
+
+        # a bridge that does not exist: FreeBSD's vif-bridge hotplug script fails
+        host.write("/tmp/nobr.cfg", hvm_cfg("nobr", "/dev/zvol/zroot/xen/dup-disk0", bridge="bridge7"))
+        res = sh(host, "xl create /tmp/nobr.cfg", rc=1)
+        assert "ifconfig: interface bridge7 does not exist\n" in res.stderr
+        assert "/usr/local/etc/xen/scripts/vif-bridge /local/domain/0/backend/vif/" in res.stderr
+        assert "exited with error status 1" in res.stderr and "unable to add vif devices" in res.stderr
+        assert "nobr" not in host.domains() and "xnb" not in sh(host, "ifconfig -l").stdout.replace(
+            f"xnb{first}.0", "")
+        # without bridge= a vif goes to xl.conf's default bridge, xenbr0: not on FreeBSD
+        host.write("/tmp/nobr.cfg", 'name = "nobr"\ntype = "hvm"\nvif = [ "mac=00:16:3e:01:02:03" ]\n')
+        assert "ifconfig: interface xenbr0 does not exist" in sh(host, "xl create /tmp/nobr.cfg", rc=1).stderr
+        # an IDE disk beyond hdd
+        host.write("/tmp/hde.cfg", hvm_cfg("hde", "/dev/zvol/zroot/xen/dup-disk0").replace("vdev=hda", "vdev=hde"))
+        assert "Invalid or unsupported virtual disk identifier hde" in sh(host, "xl create /tmp/hde.cfg", rc=1).stderr
+
+        # every failed creation after the domain was made used up a domid
+        sh(host, "xl destroy dup")
+        sh(host, f"xl create {cfg}")
+        assert int(host.domains()["dup"]["domid"]) > int(first) + 5
+    finally:
+        cleanup(host, "dup")
+
+
+def test_mem_set_and_vcpu_set_on_a_guest(dom0):
+    host = dom0.hosts["xen1"]
+    cfg = new_guest(host, "flex", memory=512, maxmem=1024, vcpus=1, maxvcpus=2)
+    try:
+        sh(host, f"xl create {cfg}")
+        sh(host, "xl mem-set flex 1024m")
+        sh(host, "xl vcpu-set flex 2")
+        assert (xl_list(host)["flex"].mem_mib, xl_list(host)["flex"].vcpus) == (1024, 2)
+        b = parse_xl_list_long(sh(host, "xl list -l flex").stdout)["flex"]["config"]["b_info"]
+        assert (b["target_memkb"], b["avail_vcpus"], b["max_memkb"]) == (1024 * 1024, [0, 1], 1024 * 1024)
+        res = sh(host, "xl mem-set flex 1025m", rc=1)
+        assert "memory_dynamic_max must be less than or equal to memory_static_max" in res.stderr
+        res = sh(host, "xl vcpu-set flex 3", rc=1)
+        assert "Requested 3 VCPUs, however maxcpus is 2!" in res.stderr
+        assert (xl_list(host)["flex"].mem_mib, xl_list(host)["flex"].vcpus) == (1024, 2)
+        sh(host, "xl mem-set flex 768m")
+        assert parse_xl_list_long(sh(host, "xl list -l flex").stdout)["flex"]["config"]["b_info"]["target_memkb"] == 768 * 1024
+    finally:
+        cleanup(host, "flex")
+
+
+# -- shutdown / destroy ----------------------------------------------------------------------
+
+def test_shutdown_needs_pv_drivers_or_an_acpi_button(dom0):
+    host = dom0.hosts["xen1"]
+    inst = new_guest(host, "inst", cdrom="/var/lib/xen/iso/fb.iso")
+    disk = new_guest(host, "disk")
+    sh(host, "mkdir -p /var/lib/xen/iso && test -f /var/lib/xen/iso/fb.iso || fetch -q -o /var/lib/xen/iso/fb.iso " + ISO_URL)
+    try:
+        sh(host, f"xl create {inst} && xl create {disk}")
+        domid = host.domains()["inst"]["domid"]
+        # an installer booted from the cdrom has no PV drivers: only the ACPI button works
+        res = sh(host, "xl shutdown -w inst", rc=1)
+        assert res.stderr == (
+            f"Shutting down domain {domid}\n"
+            "PV control interface not available: external graceful shutdown not possible.\n"
+            'Use "-F" to fallback to ACPI power event.\n'
+            "shutdown failed (rc=-10)\n"
+        )
+        assert "inst" in host.domains()
+        res = sh(host, "xl shutdown -w -F inst")
+        assert res.stderr == (
+            f"Shutting down domain {domid}\n"
+            "PV control interface not available: sending ACPI power button event.\n"
+            "Waiting for 1 domains\n"
+            f"Domain {domid} has been shut down, reason code 0\n"
+        )
+        assert "inst" not in host.domains() and "inst" not in xl_list(host)
+
+        # booted from its disk: PV drivers; without -w xl returns while the guest shuts down
+        host.write("/.sim/xen/shutdown_ms", "1500\n")
+        t = time.monotonic()
+        sh(host, "xl shutdown disk")
+        assert time.monotonic() - t < 1.0 and "disk" in xl_list(host)
+        assert 'already exists' in sh(host, f"xl create {disk}", rc=1).stderr  # still there
+        sh(host, "xl shutdown -w disk")  # waits for the same shutdown
+        assert "disk" not in xl_list(host)
+        host.write("/.sim/xen/shutdown_ms", "200\n")
+
+        # a guest that ignores the request: the product's bounded shutdown destroys it
+        sh(host, f"xl create {disk}")
+        host.write("/.sim/xen/domains/disk/ignores_shutdown", "")
+        t = time.monotonic()
+        res = sh(host, "timeout 1 xl shutdown -w -F disk || xl destroy disk")
+        assert 0.9 < time.monotonic() - t < 5 and "disk" not in xl_list(host)
+
+        # xl's refusals
+        assert sh(host, "xl shutdown", rc=1).stderr == "You must specify -a or a domain id.\n\n"
+        assert sh(host, "xl shutdown nosuch", rc=1).stderr == "nosuch is an invalid domain identifier (rc=-6)\n"
+        assert sh(host, "xl destroy nosuch", rc=1).stderr == "nosuch is an invalid domain identifier (rc=-6)\n"
+        assert sh(host, "xl list disk", rc=1).stderr == "disk is an invalid domain identifier (rc=-6)\n"
+        assert sh(host, "xl destroy 0", rc=1).stderr.startswith("Not destroying domain 0; use -f to force.\n")
+        assert "Domain-0" in xl_list(host)
+    finally:
+        host.write("/.sim/xen/shutdown_ms", "1000\n")
+        cleanup(host, "inst", "disk")
+
+
+def test_product_commands_over_ssh(dom0):
+    """The product's shutdown/create commands (operations/guests.py) as pyinfra runs them."""
+    import paramiko
+
+    from operations.guests import shutdown_command
+    from spec.guest import GuestSpec
+
+    host = dom0.hosts["xen1"]
+    cfg = new_guest(host, "ssh1")
+    client = paramiko.SSHClient()
+    client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+    client.connect("127.0.0.1", port=host.port, username="root", key_filename=str(dom0.client_key),
+                   allow_agent=False, look_for_keys=False, timeout=5)
+    try:
+        def run(command):
+            _, out, err = client.exec_command(command, timeout=30)
+            return out.channel.recv_exit_status(), out.read().decode(), err.read().decode()
+
+        assert run(f"xl create {cfg}")[0] == 0
+        spec = GuestSpec(name="ssh1", memory=512, vcpus=1, disks=[{"zvol": "zroot/xen/ssh1-disk0", "size": "1G"}])
+        rc, _, err = run(shutdown_command(spec, 5))
+        assert rc == 0, err
+        assert "ssh1" not in host.domains()
+    finally:
+        client.close()
+        cleanup(host, "ssh1")
+
+
+# -- zfs ------------------------------------------------------------------------------------------
+
+def test_zfs_volumes(dom0):
+    host = dom0.hosts["xen1"]
+    try:
+        res = sh(host, "zfs create -V 1G -o volmode=dev zroot/vm/a", rc=1)
+        assert res.stderr == "cannot create 'zroot/vm/a': parent does not exist\n"
+        sh(host, "zfs create -p -V 1G -o volmode=dev zroot/vm/a")
+        assert sh(host, "zfs create -p -V 1G zroot/vm/a", rc=1).stderr == "cannot create 'zroot/vm/a': dataset already exists\n"
+        assert sh(host, "zfs create -V 1G tank/a", rc=1).stderr == "cannot create 'tank/a': no such pool 'tank'\n"
+        assert sh(host, "zfs create -V 10X zroot/vm/b", rc=1).stderr == "bad volume size '10X': invalid numeric suffix 'X'\n"
+        assert "multiple of volume block size" in sh(host, "zfs create -V 1000 zroot/vm/b", rc=1).stderr
+        assert sh(host, "zfs create -V 500G zroot/vm/b", rc=1).stderr == "cannot create 'zroot/vm/b': out of space\n"
+        sh(host, "zfs create -s -V 500G zroot/vm/b")  # sparse: no reservation
+        sh(host, "zfs create -V 1G -o volmode=none zroot/vm/c")
+
+        vols = parse_zfs_volumes(sh(host, "zfs list -H -p -o name,volsize,volmode -t volume").stdout)
+        assert {n: (v.volsize, v.volmode) for n, v in vols.items()} == {
+            "zroot/vm/a": (1 << 30, "dev"), "zroot/vm/b": (500 << 30, "default"), "zroot/vm/c": (1 << 30, "none")}
+        # device nodes: stat as the product does; none for volmode=none
+        assert sh(host, "stat -L -f '%HT %z' /dev/zvol/zroot/vm/a").stdout == "Character Device 0\n"
+        sh(host, "test -e /dev/zvol/zroot/vm/c", rc=1)
+        assert sh(host, "zfs get -H -p -o value volsize zroot/vm/a").stdout == "1073741824\n"
+        assert sh(host, "zfs get volmode zroot/vm/a").stdout.splitlines()[1].split() == ["zroot/vm/a", "volmode", "dev", "local"]
+        assert sh(host, "zfs list -H -o name,volsize zroot/vm/a").stdout == "zroot/vm/a\t1G\n"
+        assert sh(host, "zfs list zroot/vm/zz", rc=1).stderr == "cannot open 'zroot/vm/zz': dataset does not exist\n"
+
+        sh(host, "zfs set volsize=2G zroot/vm/a")
+        assert host.volumes()["zroot/vm/a"]["volsize"] == 2 << 30
+        assert "does not apply to datasets of this type" in sh(host, "zfs set volsize=2G zroot/vm", rc=1).stderr
+        assert sh(host, "zfs set volsize=1G zroot/vm/zz", rc=1).stderr == "cannot open 'zroot/vm/zz': dataset does not exist\n"
+
+        # a volume a running domain uses is busy
+        host.write("/tmp/z.cfg", hvm_cfg("zguest", "/dev/zvol/zroot/vm/a"))
+        sh(host, "xl create /tmp/z.cfg")
+        assert sh(host, "zfs destroy zroot/vm/a", rc=1).stderr == "cannot destroy 'zroot/vm/a': dataset is busy\n"
+        res = sh(host, "zfs destroy zroot/vm", rc=1)
+        assert res.stderr.startswith("cannot destroy 'zroot/vm': filesystem has children\n")
+        sh(host, "xl destroy zguest")
+        sh(host, "zfs destroy zroot/vm/a")
+        sh(host, "test -e /dev/zvol/zroot/vm/a", rc=1)
+        assert sh(host, "zfs destroy zroot/vm/a", rc=1).stderr == "cannot open 'zroot/vm/a': dataset does not exist\n"
+        # volumes persist across a reboot, their device nodes come back
+        dom0.power_cycle("xen1")
+        sh(host, "test -c /dev/zvol/zroot/vm/b")
+        sh(host, "zfs destroy -r zroot/vm")
+        assert not [n for n in host.volumes() if n.startswith("zroot/vm")]
+    finally:
+        host.run("xl destroy zguest; zfs destroy -r zroot/vm")
+
+
+# -- fetch / truncate / timeout ------------------------------------------------------------------
+
+def test_fetch_from_the_mirror(dom0):
+    from operations.guests import fetch_command
+
+    host = dom0.hosts["xen1"]
+    base = "https://download.example.org/iso"
+    dom0.mirror_add(f"{base}/ok.iso", b"A" * 4096)
+    dom0.mirror_fail(f"{base}/forbidden.iso", "Forbidden")
+    dom0.mirror_truncate(f"{base}/cut.iso", b"B" * 4096, 1000)
+    try:
+        sh(host, f"fetch -q -o /tmp/ok.iso {base}/ok.iso")
+        assert host.path("/tmp/ok.iso").read_bytes() == b"A" * 4096
+        assert sh(host, f"fetch -q -o /tmp/nf.iso {base}/nf.iso", rc=1).stderr == f"fetch: {base}/nf.iso: Not Found\n"
+        assert not host.exists("/tmp/nf.iso")
+        assert sh(host, f"fetch -q -o /tmp/f.iso {base}/forbidden.iso", rc=1).stderr == f"fetch: {base}/forbidden.iso: Forbidden\n"
+        res = sh(host, f"fetch -q -o /tmp/cut.iso {base}/cut.iso", rc=1)
+        assert res.stderr == "fetch: /tmp/cut.iso appears to be truncated: 1000/4096 bytes\n"
+        assert host.path("/tmp/cut.iso").stat().st_size == 1000  # fetch keeps the partial file
+        assert sh(host, "fetch -q -o /tmp/x.iso https://nowhere.example.net/x.iso", rc=1).stderr == (
+            "fetch: https://nowhere.example.net/x.iso: No address record\n")
+        assert sh(host, f"fetch -q -o /nodir/x.iso {base}/ok.iso", rc=1).stderr == (
+            "fetch: /nodir/x.iso: open(): No such file or directory\n")
+
+        # the product's verified download: good, wrong checksum, truncated
+        import hashlib
+        good = hashlib.sha256(b"A" * 4096).hexdigest()
+        sh(host, fetch_command(f"{base}/ok.iso", "/var/lib/xen/iso/ok.iso", good))
+        assert host.exists("/var/lib/xen/iso/ok.iso") and not host.exists("/var/lib/xen/iso/ok.iso.part")
+        res = sh(host, fetch_command(f"{base}/ok.iso", "/var/lib/xen/iso/bad.iso", "0" * 64), rc=1)
+        assert "SHA-256 mismatch" in res.stderr and not host.exists("/var/lib/xen/iso/bad.iso")
+        sh(host, fetch_command(f"{base}/cut.iso", "/var/lib/xen/iso/cut.iso", good), rc=1)
+        assert not host.exists("/var/lib/xen/iso/cut.iso") and not host.exists("/var/lib/xen/iso/cut.iso.part")
+        # the mirror can change under a URL; hosts added later get it too
+        dom0.mirror_add(f"{base}/ok.iso", b"C")
+        sh(host, f"fetch -q -o /tmp/ok.iso {base}/ok.iso")
+        assert host.path("/tmp/ok.iso").read_bytes() == b"C"
+        dom0.mirror_remove(f"{base}/ok.iso")
+        sh(host, f"fetch -q -o /tmp/ok.iso {base}/ok.iso", rc=1)
+    finally:
+        host.run("rm -f /tmp/*.iso /var/lib/xen/iso/ok.iso")
+
+
+def test_truncate_and_timeout(dom0):
+    host = dom0.hosts["xen1"]
+    sh(host, "mkdir -p /vm && truncate -s 2g /vm/a.img")
+    assert sh(host, "stat -L -f '%HT %z' /vm/a.img").stdout == "Regular File 2147483648\n"
+    sh(host, "truncate -s 3G /vm/a.img")
+    assert host.path("/vm/a.img").stat().st_size == 3 << 30
+    assert host.path("/vm/a.img").stat().st_blocks < 100  # sparse
+    assert sh(host, "truncate -s 10X /vm/b.img", rc=1).stderr == "truncate: invalid size argument `10X'\n"
+    assert sh(host, "truncate -s 1G /nodir/b.img", rc=1).stderr == "truncate: /nodir/b.img: No such file or directory\n"
+    assert sh(host, "timeout 1 sleep 5", rc=None).returncode != 0
+    sh(host, "timeout 5 true")
+    sh(host, "rm -rf /vm")
+
+
+# -- Dom0 boot and shutdown ------------------------------------------------------------------------
+
+def test_xendomains_stops_and_restarts_guests_with_the_dom0(dom0):
+    host = dom0.hosts["xen1"]
+    a = new_guest(host, "auto1")
+    b = new_guest(host, "auto2")
+    n = new_guest(host, "noauto")
+    host.write("/usr/local/etc/rc.d/xendomains", (REPO / "operations/assets/xendomains").read_text(), 0o555)
+    rc_conf = host.read("/etc/rc.conf")
+    host.write("/etc/rc.conf", rc_conf + 'xendomains_enable="YES"\nxendomains_list="auto1 auto2"\n'
+               'xendomains_delay="0"\nxendomains_timeout="2"\n')
+    try:
+        # the rc.d script under the simulated rc.subr
+        assert sh(host, "service xendomains status").stdout == "auto1 is not running.\nauto2 is not running.\n"
+        sh(host, "service xendomains start")
+        sh(host, f"xl create {n}")
+        before = host.domains()
+        assert {"auto1", "auto2", "noauto"} <= set(before)
+        assert sh(host, "service xendomains rcvar").stdout == '# xendomains\nxendomains_enable="YES"\n'
+        host.write("/.sim/xen/domains/auto2/ignores_shutdown", "")
+
+        boots = host.sim_state()["boot_count"]
+        dom0.power_cycle("xen1")
+        assert host.sim_state()["boot_count"] == boots + 1
+        log = host.read("/.sim/state/rc.shutdown.log")
+        # reverse order: auto2 first; it ignores the request and is destroyed after the timeout
+        assert log.index("Shutting down Xen guest auto2.") < log.index("Shutting down Xen guest auto1.")
+        assert "auto2 did not shut down within 2s, destroying it" in log
+        after = host.domains()
+        assert {"auto1", "auto2"} <= set(after) and "noauto" not in after  # not listed: not restarted
+        assert after["auto1"]["uuid"] != before["auto1"]["uuid"]  # a new domain (domids restart at boot)
+        assert int(after["auto1"]["domid"]) < int(after["auto2"]["domid"])  # started in list order
+        assert "xendomains: Starting Xen guest auto1." in host.read("/var/log/messages")
+
+        # disabled: nothing comes back; the rc.shutdown watchdog cuts a slow shutdown short
+        host.write("/etc/rc.conf", rc_conf + 'xendomains_enable="NO"\nxendomains_list="auto1 auto2"\n'
+                   'xendomains_timeout="30"\nrcshutdown_timeout="1"\n')
+        host.write("/.sim/xen/domains/auto1/ignores_shutdown", "")
+        t = time.monotonic()
+        dom0.power_cycle("xen1")
+        assert time.monotonic() - t < 10
+        assert "shutdown" not in host.read("/.sim/state/rc.shutdown.log")  # not enabled: not stopped
+        assert {"auto1", "auto2"} & set(host.domains()) == set()
+        host.write("/etc/rc.conf", rc_conf + 'xendomains_enable="YES"\nxendomains_list="auto1"\n'
+                   'xendomains_timeout="30"\nrcshutdown_timeout="1"\n')
+        sh(host, "service xendomains start")
+        host.write("/.sim/xen/domains/auto1/ignores_shutdown", "")
+        dom0.power_cycle("xen1")
+        assert "1 second watchdog timeout expired. Shutdown terminated." in host.read("/.sim/state/rc.shutdown.log")
+        assert "auto1" in host.domains()  # restarted at boot all the same
+    finally:
+        host.write("/etc/rc.conf", rc_conf)
+        host.run("rm -f /usr/local/etc/rc.d/xendomains")
+        cleanup(host, "auto1", "auto2", "noauto")
