@@ -23,6 +23,8 @@ from .xl import XlDomain, parse_xl_info, parse_xl_list, parse_xl_list_long
 from .zfs import ZfsVolume, parse_zfs_volumes
 
 XEN_CONFIG_DIR = "/usr/local/etc/xen"
+REDACTED = "<redacted>"
+REDACT_PASSWORDS = r's/("[a-z_]*passw(or)?d": *)"[^"]*"/\1"' + REDACTED + '"/g'
 AUTOSTART_SCRIPT = "/usr/local/etc/rc.d/xendomains"
 
 
@@ -35,7 +37,9 @@ def config_path(guest_name: str) -> str:
 def guests_commands(names: tuple[str, ...], paths: tuple[str, ...], media: tuple[str, ...]) -> dict[str, str]:
     commands = {
         "xl_list": "xl list",
-        "xl_long": "xl list -l",
+        # libxl's JSON carries VNC/SPICE passwords: redact them on the host, so
+        # they never travel or show up in pyinfra's output (-vvv prints facts).
+        "xl_long": "xl list -l | sed -E " + shlex.quote(REDACT_PASSWORDS),
         "xl_info": "xl info",
         "zfs": "zfs list -H -p -o name,volsize,volmode -t volume",
         "interfaces": "ifconfig -l",
@@ -46,8 +50,10 @@ def guests_commands(names: tuple[str, ...], paths: tuple[str, ...], media: tuple
     }
     for name in names:
         path = config_path(name)
-        commands[f"file:{path}"] = read_file_command(path)
-        commands[f"mode:{path}"] = f"stat -f '%Lp' {shlex.quote(path)}"
+        # A checksum, not the content: a config may hold a VNC password.
+        quoted = shlex.quote(path)
+        commands[f"cfgsum:{path}"] = f"if [ -e {quoted} ]; then sha256 -q {quoted}; else (exit {ABSENT}); fi"
+        commands[f"mode:{path}"] = f"stat -f '%Lp' {quoted}"
     for path in paths:
         # Size in bytes and type, so a file disk can be grown and a device checked.
         commands[f"stat:{path}"] = f"stat -L -f '%HT %z' {shlex.quote(path)}"
@@ -74,6 +80,7 @@ class GuestsHost:
     modes: dict[str, str] = field(default_factory=dict)
     paths: dict[str, PathInfo | None] = field(default_factory=dict)
     media_sha256: dict[str, str | None] = field(default_factory=dict)
+    config_sha256: dict[str, str | None] = field(default_factory=dict)
     config_names: tuple[str, ...] = ()
     xl_error: str = ""
 
@@ -105,6 +112,7 @@ def parse_guests_sections(sections: dict[str, Section]) -> GuestsHost:
     modes: dict[str, str] = {}
     paths: dict[str, PathInfo | None] = {}
     media: dict[str, str | None] = {}
+    config_sums: dict[str, str | None] = {}
     for key, section in sections.items():
         kind, _, path = key.partition(":")
         if kind == "file":
@@ -124,6 +132,13 @@ def parse_guests_sections(sections: dict[str, Section]) -> GuestsHost:
                 paths[path] = None
         elif kind == "sha256":
             media[path] = section.text.strip().lower() if section.ok else None
+        elif kind == "cfgsum":
+            if section.rc == ABSENT:
+                config_sums[path] = None
+            elif section.ok:
+                config_sums[path] = section.text.strip().lower()
+            else:
+                raise HostReadError(f"cannot read {path}: {section.text.strip()}")
     return GuestsHost(
         domains=parse_xl_list(text("xl_list")) if xl_ok else None,
         live_configs=parse_xl_list_long(text("xl_long")) if xl_ok and text("xl_long").strip() else {},
@@ -135,6 +150,7 @@ def parse_guests_sections(sections: dict[str, Section]) -> GuestsHost:
         modes=modes,
         paths=paths,
         media_sha256=media,
+        config_sha256=config_sums,
         config_names=tuple(
             name[: -len(".cfg")] for name in text("configs").split() if name.endswith(".cfg") and name != ".cfg"
         ),

@@ -15,6 +15,7 @@ the number of guests) and yields commands, or a noop saying why none are needed.
 
 from __future__ import annotations
 
+import hashlib
 import posixpath
 import shlex
 from dataclasses import dataclass
@@ -253,16 +254,16 @@ def config(guest: GuestSpec, read: GuestsRead):
 
     current = guests_state(read)
     path = config_path(guest.name)
-    old = current.file(path)
+    present = current.config_sha256.get(path)
     new = render_xl_cfg(guest, host.name)
     mode = format(config_mode(guest), "o")
-    if old == new:
+    if present == hashlib.sha256(new.encode()).hexdigest():
         if current.modes.get(path) == mode:
             host.noop(f"guest {guest.name}: {path} is up to date")
             return
         yield StringCommand("chmod", mode, path)
         return
-    yield from atomic_write_commands(path, new, existed=old is not None, mode=mode)
+    yield from atomic_write_commands(path, new, existed=present is not None, mode=mode)
 
 
 # Power state and drift ---------------------------------------------------------------
@@ -350,7 +351,7 @@ def remove(guest: GuestSpec, read: GuestsRead, shutdown_timeout: int = 120):
     if current.domain(guest.name) is not None:
         acted = True
         yield StringCommand(shutdown_command(guest, shutdown_timeout))
-    if current.file(path) is not None:
+    if current.config_sha256.get(path) is not None:
         acted = True
         yield StringCommand("rm", "-f", path)
     if guest.destroy_disks:

@@ -91,7 +91,10 @@ def commands(op, current, monkeypatch, **kwargs):
 def test_composite_read_is_one_command_for_any_number_of_guests():
     names = tuple(f"g{i}" for i in range(50))
     commands_ = guests_commands(names, ("/vm/a.img",), ("/iso/a.iso",))
-    assert commands_["file:/usr/local/etc/xen/g49.cfg"].startswith("if [ -e /usr/local/etc/xen/g49.cfg ]")
+    assert commands_["cfgsum:/usr/local/etc/xen/g49.cfg"] == (
+        "if [ -e /usr/local/etc/xen/g49.cfg ]; then sha256 -q /usr/local/etc/xen/g49.cfg; else (exit 44); fi"
+    )
+    assert commands_["xl_long"] == "xl list -l | sed -E " + "'s/(\"[a-z_]*passw(or)?d\": *)\"[^\"]*\"/\\1\"<redacted>\"/g'"
     assert commands_["sha256:/iso/a.iso"] == "sha256 -q /iso/a.iso"
 
 
@@ -99,16 +102,15 @@ def test_composite_parse_reads_files_sizes_and_checksums():
     listing = (FIXTURES / "xl_list.handbook_dom0.txt").read_text().splitlines()
     listing = [line for line in listing if not line.startswith("#")]
     lines = ["@@@ begin xl_list", *listing, "@@@ end 0",
-             "@@@ begin file:/usr/local/etc/xen/a.cfg", 'name = "a"', "@@@ end 0",
-             "@@@ begin file:/usr/local/etc/xen/b.cfg", "@@@ end 44",
+             "@@@ begin cfgsum:/usr/local/etc/xen/a.cfg", ISO_SHA, "@@@ end 0",
+             "@@@ begin cfgsum:/usr/local/etc/xen/b.cfg", "@@@ end 44",
              "@@@ begin stat:/vm/a.img", "Regular File 21474836480", "@@@ end 0",
              "@@@ begin stat:/dev/ada9", "stat: /dev/ada9: stat: No such file or directory", "@@@ end 1",
              "@@@ begin sha256:/iso/a.iso", ISO_SHA.upper(), "@@@ end 0",
              "@@@ begin zfs", "zroot/xen/a\t21474836480\tdev", "@@@ end 0"]
     state = parse_guests_sections(split_sections(lines))
     assert state.xl_works and state.domain("Domain-0") is not None
-    assert state.file("/usr/local/etc/xen/a.cfg") == 'name = "a"\n'
-    assert state.file("/usr/local/etc/xen/b.cfg") is None
+    assert state.config_sha256 == {"/usr/local/etc/xen/a.cfg": ISO_SHA, "/usr/local/etc/xen/b.cfg": None}
     assert state.paths == {"/vm/a.img": PathInfo("Regular File", 21474836480), "/dev/ada9": None}
     assert state.media_sha256["/iso/a.iso"] == ISO_SHA
     assert state.volumes["zroot/xen/a"].volsize == 21474836480
@@ -222,7 +224,7 @@ def test_stopped_and_absent(monkeypatch):
     absent = handbook_guest(state="absent")
     with_cfg = dataclasses.replace(
         running(handbook_guest()),
-        files={"/usr/local/etc/xen/freebsd.cfg": "x", "/etc/rc.conf": ""},
+        config_sha256={"/usr/local/etc/xen/freebsd.cfg": ISO_SHA},
         volumes={"zroot/xen/freebsd-disk0": ZfsVolume("zroot/xen/freebsd-disk0", 1, "dev")},
     )
     kept = commands(guests.remove, with_cfg, monkeypatch, guest=absent)
