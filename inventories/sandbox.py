@@ -24,6 +24,23 @@ host_data = {
         "xen_dom0_mem": "4096M",
         "xen_dom0_max_vcpus": 2,
         "xen_bridge_members": ["em0"],
+        # The handbook's example guest, already installed (the sandbox has no
+        # download mirror for an install ISO): a 20G zvol, bridge0, VNC, serial.
+        "xen_guests": [
+            {
+                "name": "freebsd",
+                "memory": 1024,
+                "maxmem": 2048,
+                "vcpus": 2,
+                "maxvcpus": 4,
+                "disks": [{"zvol": "zroot/xen/freebsd-disk0", "size": "20G"}],
+                "vifs": [{"bridge": "bridge0"}],
+                "vnc": {"listen": "127.0.0.1"},
+                "serial": "pty",
+                "usbdevice": "tablet",
+                "installed": True,
+            },
+        ],
     },
     "xen2": {
         "xen_version": "4.11",

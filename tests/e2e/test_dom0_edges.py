@@ -65,3 +65,24 @@ def test_reboot_left_to_the_admin_when_xen_reboot_is_false(fleet, tmp_path):
     assert second.changed_operations() == {}
     assert "REBOOT PENDING" in second.output
     assert host.sim_state()["kernel"] == "freebsd"
+
+
+@pytest.mark.parametrize(
+    "guest, fragment",
+    [
+        ({"name": "web'; reboot; '", "memory": 512, "vcpus": 1}, "xen_guests[0].name"),
+        ({"name": "web", "memory": 512, "vcpus": 1, "disks": [{"file": "/vm/my disk.img", "size": "1G"}]},
+         "xen_guests[0].disks[0].file"),
+        ({"name": "web", "memory": 512, "vcpus": 1, "vnc": {"password": 'a"b\nc'}}, "xen_guests[0].vnc.password"),
+        ({"name": "web", "memory": 512, "vcpus": 1, "disks": [{"zvol": "zroot/$(reboot)", "size": "1G"}]},
+         "xen_guests[0].disks[0].zvol"),
+    ],
+)
+def test_hostile_guest_data_is_refused_before_connecting(fleet, tmp_path, guest, fragment):
+    inventory = tmp_path / "inventory.py"
+    fleet.write_inventory(inventory, {"xen1": {"xen_bridge_members": ["em0"], "xen_guests": [guest]}})
+    run = pyinfra(inventory, "deploys/guests.py")
+    assert run.returncode != 0
+    assert "invalid host data, nothing was changed" in run.output
+    assert f"xen1: {fragment}" in run.output
+    assert "Connected" not in run.output

@@ -201,3 +201,15 @@ def test_10_unknown_bridge_and_too_much_memory_stop_the_host_first(dom0):
     assert "guest big: vifs[0] uses bridge bridge9, which does not exist on this host" in run.output
     assert "guest big: needs 50000M" in run.output
     assert not fleet.hosts["xen1"].exists("/dev/zvol/zroot/xen/big0")
+
+
+def test_11_an_undeclared_guest_is_reported_and_left_alone(dom0):
+    fleet, _ = dom0
+    host = fleet.hosts["xen1"]
+    host.write("/usr/local/etc/xen/legacy.cfg", 'name = "legacy"\ntype = "hvm"\nmemory = 256\nvcpus = 1\n')
+    created = host.run("xl create /usr/local/etc/xen/legacy.cfg")
+    assert created.returncode == 0, created.stderr
+    run = deploy(dom0)
+    assert "guest legacy runs here but is not declared: left alone (unmanaged)" in run.output
+    assert xl_domain(fleet, "legacy") is not None
+    assert host.exists("/usr/local/etc/xen/legacy.cfg")
