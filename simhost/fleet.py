@@ -12,11 +12,13 @@ import os
 import pprint
 import secrets
 import shutil
+import signal
+import subprocess
 import time
 from pathlib import Path
 
 from .host import SimHost
-from .sshd import SshServer, check_chroot_path, free_port, keygen, processes_rooted_at
+from .sshd import SshServer, check_chroot_path, descendants, free_port, keygen, processes_rooted_at
 from .supervisor import Supervisor, power_cycle
 from .variants import Variant
 
@@ -43,6 +45,17 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def unmount_under(base: Path) -> None:
+    """Unmount every mount point below `base` (the shared-storage bind mounts), deepest first."""
+    prefix = str(Path(base).resolve()) + "/"
+    try:
+        mounts = [line.split()[1] for line in open("/proc/mounts")]
+    except OSError:
+        return
+    for mnt in sorted((m.replace("\\040", " ") for m in mounts if m.startswith(prefix)), key=len, reverse=True):
+        subprocess.run(["umount", "-l", mnt], capture_output=True)
 
 
 def cleanup_stale(base: Path = DEFAULT_BASE) -> list[Path]:
@@ -73,6 +86,7 @@ def cleanup_stale(base: Path = DEFAULT_BASE) -> list[Path]:
                     os.kill(int(entry), 9)
                 except ProcessLookupError:
                     pass
+        unmount_under(run)
         shutil.rmtree(run, ignore_errors=True)
         removed.append(run)
     return removed
@@ -89,6 +103,8 @@ class Fleet:
         self.started = False
         # url -> ("data", bytes) | ("error", message) | ("truncate", nbytes): see mirror_add()
         self.mirror: dict[str, tuple[str, object]] = {}
+        # path inside every host -> directory outside (bind-mounted): see share_storage()
+        self.shared: dict[str, Path] = {}
         _mkdirs_0755(self.base_dir)
         os.chmod(self.base_dir, 0o755)
         check_chroot_path(self.base_dir)
@@ -106,9 +122,37 @@ class Fleet:
         return self.base_dir / "authorized_keys"
 
     def _ensure_keys(self) -> None:
+        """The client key (pyinfra, tests) and each host's root key (xl migrate between hosts)
+        are all accepted by every host."""
         keygen(self.client_key, "simhost-client")
-        shutil.copyfile(self.client_key.with_suffix(".pub"), self.authorized_keys)
-        os.chmod(self.authorized_keys, 0o644)
+        keys = [self.client_key.with_suffix(".pub").read_text()]
+        for name in self.hosts:
+            key = self.base_dir / "hosts" / name / "root_key"
+            keygen(key, f"root@{name}")
+            keys.append(key.with_suffix(".pub").read_text())
+        tmp = self.authorized_keys.with_suffix(".tmp")
+        tmp.write_text("".join(keys))
+        os.chmod(tmp, 0o644)
+        tmp.rename(self.authorized_keys)
+
+    def _install_root_key(self, name: str) -> None:
+        host = self.hosts[name]
+        key = self.base_dir / "hosts" / name / "root_key"
+        host.write("/root/.ssh/id_ed25519", key.read_text(), 0o600)
+        host.write("/root/.ssh/id_ed25519.pub", key.with_suffix(".pub").read_text(), 0o644)
+
+    def _write_ssh_configs(self) -> None:
+        """/etc/ssh/ssh_config in every root: the other simulated hosts by name (their sshd on
+        127.0.0.1), root's key, no host key checks (throwaway host keys)."""
+        blocks = "".join(f"Host {n}\n    HostName 127.0.0.1\n    Port {h.port}\n\n"
+                         for n, h in self.hosts.items() if h.port)
+        text = (
+            "# simulated hosts (written by simhost.Fleet)\n" + blocks
+            + "Host *\n    User root\n    IdentityFile /root/.ssh/id_ed25519\n    IdentitiesOnly yes\n"
+            "    StrictHostKeyChecking no\n    UserKnownHostsFile /dev/null\n    LogLevel ERROR\n"
+        )
+        for host in self.hosts.values():
+            host.write("/etc/ssh/ssh_config", text)
 
     # -- hosts -------------------------------------------------------------------------
     def add(self, name: str, variant: Variant | str) -> SimHost:
@@ -123,8 +167,13 @@ class Fleet:
         for url in self.mirror:
             self._mirror_apply(host, url)
         self.servers[name] = SshServer(host.root, 0, hostdir / "sshd", self.authorized_keys)
+        for inside in self.shared:
+            self._mount_shared(host, inside)
         if self.started:
+            self._ensure_keys()
+            self._install_root_key(name)
             self._bring_up(name)
+            self._write_ssh_configs()
         return host
 
     def _bring_up(self, name: str) -> None:
@@ -138,7 +187,9 @@ class Fleet:
         """Boot every host, start one sshd per host on a free port, start the supervisor."""
         self._ensure_keys()
         for name in self.hosts:
+            self._install_root_key(name)
             self._bring_up(name)
+        self._write_ssh_configs()
         self.started = True
         self._supervisor = Supervisor(self)
         self._supervisor.start()
@@ -158,6 +209,7 @@ class Fleet:
                 except ProcessLookupError:
                     pass
         self.started = False
+        unmount_under(self.base_dir)
         if remove:
             shutil.rmtree(self.base_dir, ignore_errors=True)
 
@@ -188,6 +240,80 @@ class Fleet:
                     return
             time.sleep(0.05)
         raise TimeoutError(f"{name} did not reboot within {timeout}s")
+
+    # -- storage shared between hosts (live migration) ---------------------------------
+    def share_storage(self, inside: str = "/shared") -> Path:
+        """One directory, bind-mounted at `inside` in every host (present and future): disk
+        files there are the same files on every Dom0, as on an NFS share.  Returns the
+        directory outside the roots."""
+        if not inside.startswith("/") or inside.rstrip("/") in ("", "/.sim") or ".." in inside.split("/"):
+            raise ValueError(f"bad shared path {inside!r}")
+        outside = self.base_dir / "shared" / inside.strip("/").replace("/", "_")
+        _mkdirs_0755(outside)
+        self.shared[inside] = outside
+        for host in self.hosts.values():
+            self._mount_shared(host, inside)
+        return outside
+
+    def _mount_shared(self, host: SimHost, inside: str) -> None:
+        mnt = host.path(inside)
+        mnt.mkdir(parents=True, exist_ok=True)
+        if os.path.ismount(mnt):
+            return
+        res = subprocess.run(["mount", "--bind", str(self.shared[inside]), str(mnt)], capture_output=True, text=True)
+        if res.returncode != 0:
+            raise RuntimeError(f"cannot bind-mount shared storage into {host.name}: {res.stderr.strip()}")
+
+    def share_zvol(self, dataset: str, size: str = "1G", volmode: str = "dev") -> None:
+        """The same ZFS volume on every host (the simulated stand-in for a zvol exported to
+        all Dom0s, e.g. over iSCSI): created where missing with `zfs create -p -V`."""
+        for host in self.hosts.values():
+            if dataset in host.volumes():
+                continue
+            res = host.run(f"zfs create -p -V {size} -o volmode={volmode} {dataset}")
+            if res.returncode != 0:
+                raise RuntimeError(f"{host.name}: {res.stderr.strip()}")
+
+    # -- cutting connections --------------------------------------------------------------
+    def cut_ssh(self, name: str, clients: bool = False) -> int:
+        """Drop every SSH connection host `name`'s sshd is serving now (its per-connection
+        sshd processes are killed; the listener stays, so new connections work).  The
+        commands of those sessions see their stdin/stdout close, as on a network cut.
+        With clients=True, kill instead the ssh clients running inside host `name` (e.g.
+        the transport of an outgoing `xl migrate`).  Returns how many processes died."""
+        victims: set[int] = set()
+        if clients:
+            for pid in processes_rooted_at(self.hosts[name].root):
+                try:
+                    exe = os.readlink(f"/proc/{pid}/exe")
+                except OSError:
+                    continue
+                if exe.endswith("/usr/bin/ssh"):
+                    victims.add(pid)
+        else:
+            server = self.servers[name]
+            if server.proc is None:
+                return 0
+            # the per-connection sshd processes (monitor and chrooted session); the
+            # sessions' commands live on and see their pipes close
+            for pid in descendants(server.proc.pid):
+                try:
+                    if open(f"/proc/{pid}/comm").read().strip().startswith("sshd"):
+                        victims.add(pid)
+                except OSError:
+                    pass
+        for pid in victims:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        return len(victims)
+
+    def set_migrate_seconds(self, seconds: float, name: str | None = None) -> None:
+        """How long the memory transfer of `xl migrate` takes on the sending host(s)."""
+        for n, host in self.hosts.items():
+            if name is None or n == name:
+                host.write("/.sim/xen/migrate_seconds", f"{seconds}\n")
 
     # -- the download mirror fetch(1) serves from --------------------------------------
     # The hosts have no network: fetch(1) serves http(s)/ftp URLs from /.sim/mirror/<host>/<path>

@@ -149,6 +149,7 @@ class SimHost:
         os.chmod(self.path("root"), 0o700)
         self._install_busybox()
         self._install_shell()
+        self._install_ssh()
         self._make_devices()
         self._install_tools()
         self._write_variant_env()
@@ -187,6 +188,30 @@ class SimHost:
                 dest = self.path(lib)
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(os.path.realpath(lib), dest)
+
+    @staticmethod
+    def _copy_with_libs(binary: str, dest_root: "SimHost") -> None:
+        """Copy a dynamically linked binary and the shared libraries ldd lists into the root."""
+        real = Path(shutil.which(binary) or binary)
+        dest = dest_root.path(str(real))
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(os.path.realpath(real), dest)
+        out = subprocess.run(["ldd", str(real)], capture_output=True, text=True, check=True).stdout
+        for line in out.splitlines():
+            lib = next((p for p in line.split() if p.startswith("/")), None)
+            if lib and not dest_root.path(lib).exists():
+                target = dest_root.path(lib)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(os.path.realpath(lib), target)
+
+    def _install_ssh(self) -> None:
+        """OpenSSH's client (FreeBSD keeps it at /usr/bin/ssh too) for xl migrate between
+        simulated hosts; Fleet writes /etc/ssh/ssh_config and root's key."""
+        self._copy_with_libs("/usr/bin/ssh", self)
+        self.write("/etc/nsswitch.conf", "group: files\nhosts: files\npasswd: files\nservices: files\n")
+        self.write("/etc/hosts", "::1\t\tlocalhost localhost.my.domain\n127.0.0.1\t\tlocalhost localhost.my.domain\n")
+        self.path("/root/.ssh").mkdir(parents=True, exist_ok=True)
+        os.chmod(self.path("/root/.ssh"), 0o700)
 
     def _make_devices(self) -> None:
         for name, minor in (("null", 3), ("zero", 5), ("random", 8), ("urandom", 9)):
