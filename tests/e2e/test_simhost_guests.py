@@ -512,3 +512,195 @@ def test_xendomains_stops_and_restarts_guests_with_the_dom0(dom0):
         host.write("/etc/rc.conf", rc_conf)
         host.run("rm -f /usr/local/etc/rc.d/xendomains")
         cleanup(host, "auto1", "auto2", "noauto")
+
+
+# -- live migration between two Dom0s --------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def pair():
+    """Two Dom0s sharing /shared (a bind mount of one directory), reachable from each other
+    over SSH by their names."""
+    if os.geteuid() != 0:
+        pytest.skip("simhost needs root")
+    from simhost import Fleet
+    from simhost.fleet import cleanup_stale
+
+    cleanup_stale()
+    fleet = Fleet()
+    try:
+        for name in ("xen1", "xen2"):
+            fleet.add(name, "freebsd14")
+        fleet.share_storage("/shared")
+        fleet.start()
+        for name in ("xen1", "xen2"):
+            make_xen_dom0(fleet.hosts[name])
+            fleet.power_cycle(name)
+        sh(fleet.hosts["xen1"], "mkdir -p /shared/vm")
+        yield fleet
+    finally:
+        fleet.stop()
+
+
+def migrate_in_background(host, command: str):
+    import threading
+
+    result = {}
+    thread = threading.Thread(target=lambda: result.setdefault("res", host.run(command, timeout=60)))
+    thread.start()
+    return thread, result
+
+
+def wait_for(predicate, timeout: float = 10, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_hosts_reach_each_other_over_ssh(pair):
+    a = pair.hosts["xen1"]
+    assert sh(a, "ssh xen2 hostname").stdout == "xen2\n"
+    assert sh(pair.hosts["xen2"], "ssh -o BatchMode=yes -o ConnectTimeout=10 xen1 true").returncode == 0
+    res = sh(a, "ssh xen9 true", rc=255)
+    assert res.stderr.startswith("ssh: Could not resolve hostname xen9")
+    # the shared directory is the same on both
+    sh(a, "echo hello > /shared/hello")
+    assert pair.hosts["xen2"].read("/shared/hello") == "hello\n"
+    sh(a, "rm /shared/hello")
+
+
+def test_migrate_moves_the_guest_and_keeps_its_identity(pair):
+    a, b = pair.hosts["xen1"], pair.hosts["xen2"]
+    sh(a, "truncate -s 1G /shared/vm/mv.img")
+    a.write("/usr/local/etc/xen/mv.cfg", hvm_cfg("mv", "/shared/vm/mv.img", memory=768, maxmem=1024, vcpus=2, maxvcpus=4))
+    try:
+        sh(a, "xl create /usr/local/etc/xen/mv.cfg")
+        sh(a, "xl mem-set mv 900m")
+        before = a.domains()["mv"]
+        live_before = parse_xl_list_long(sh(a, "xl list -l mv").stdout)["mv"]["config"]
+        time.sleep(1.1)
+        res = sh(a, "xl migrate mv xen2")
+        assert res.stderr.endswith("migration sender: Target reports successful startup.\nMigration successful.\n")
+        assert "migration target: Ready to receive domain.\n" in res.stderr  # the receiver's stderr, over ssh
+        assert "mv" not in a.domains() and not [n for n in a.domains() if n.startswith("mv")]
+        after = b.domains()["mv"]
+        for key in ("uuid", "memory", "maxmem", "vcpus", "maxvcpus", "start_time", "type", "state"):
+            assert after[key] == before[key], key
+        assert int(sh(b, "xl list mv").stdout.splitlines()[1].split()[-1].split(".")[0]) >= 0
+        live_after = parse_xl_list_long(sh(b, "xl list -l mv").stdout)["mv"]["config"]
+        assert live_after["c_info"] == live_before["c_info"] and live_after["disks"] == live_before["disks"]
+        assert live_after["nics"] == live_before["nics"] and live_after["b_info"]["target_memkb"] == 900 * 1024
+        domid = after["domid"]
+        assert f"xnb{domid}.0" in b.sim_state()["interfaces"]["bridge0"]
+        assert not any(m.startswith("xnb") for m in a.sim_state()["interfaces"]["bridge0"])
+        # and back, with -s (the ssh command xl runs)
+        res = sh(b, "xl migrate -s 'ssh -o BatchMode=yes' mv xen1")
+        assert a.domains()["mv"]["uuid"] == before["uuid"] and "mv" not in b.domains()
+        # the sender refuses what xl refuses
+        assert sh(a, "xl migrate nosuch xen2", rc=1).stderr == "nosuch is an invalid domain identifier (rc=-6)\n"
+        res = sh(a, "xl migrate mv xen9", rc=1)
+        assert "ssh: Could not resolve hostname xen9" in res.stderr
+        assert "file/stream truncated reading banner from migration receiver stream" in res.stderr
+        assert a.domains()["mv"]["state"] == "-b----"
+    finally:
+        for h in (a, b):
+            h.run("xl destroy mv")
+        a.run("rm -f /shared/vm/mv.img /usr/local/etc/xen/mv.cfg")
+
+
+@pytest.mark.parametrize("cut", ["target sshd", "source ssh client"])
+def test_a_cut_migration_leaves_the_guest_running_at_the_source(pair, cut):
+    a, b = pair.hosts["xen1"], pair.hosts["xen2"]
+    sh(a, "truncate -s 1G /shared/vm/cut.img")
+    a.write("/usr/local/etc/xen/cut.cfg", hvm_cfg("cut", "/shared/vm/cut.img"))
+    pair.set_migrate_seconds(3, "xen1")
+    try:
+        sh(a, "xl create /usr/local/etc/xen/cut.cfg")
+        uuid = a.domains()["cut"]["uuid"]
+        thread, result = migrate_in_background(a, "xl migrate cut xen2")
+        # during the transfer: still running here under its name, paused there as --incoming
+        wait_for(lambda: "cut--incoming" in b.domains(), what="the incoming domain")
+        assert b.domains()["cut--incoming"]["state"] == "--p---"
+        assert b.domains()["cut--incoming"]["uuid"] == uuid
+        assert a.domains()["cut"]["state"] == "-b----"
+        assert "cut--incoming" in xl_list(b) and "cut" in xl_list(a)
+        if cut == "target sshd":
+            assert pair.cut_ssh("xen2") >= 1
+        else:
+            assert pair.cut_ssh("xen1", clients=True) >= 1
+        thread.join(30)
+        res = result["res"]
+        assert res.returncode == 1 and res.stderr.endswith("Migration failed, resuming at sender.\n")
+        # exactly one running copy: here, resumed; the target destroyed its incoming copy
+        assert a.domains()["cut"]["state"] == "-b----" and a.domains()["cut"]["uuid"] == uuid
+        wait_for(lambda: not [n for n in b.domains() if n.startswith("cut")], what="the target to clean up")
+        assert not any(m.startswith("xnb") for m in b.sim_state()["interfaces"]["bridge0"])
+        # a new attempt, undisturbed, succeeds
+        pair.set_migrate_seconds(0.2, "xen1")
+        sh(a, "xl migrate cut xen2")
+        assert b.domains()["cut"]["uuid"] == uuid and "cut" not in a.domains()
+    finally:
+        pair.set_migrate_seconds(1)
+        for h in (a, b):
+            h.run("xl destroy cut")
+        a.run("rm -f /shared/vm/cut.img /usr/local/etc/xen/cut.cfg")
+
+
+def test_migration_refused_by_the_target(pair):
+    a, b = pair.hosts["xen1"], pair.hosts["xen2"]
+    pair.set_migrate_seconds(0.2)
+    try:
+        # a disk only the source has
+        sh(a, "zfs create -p -V 1G -o volmode=dev zroot/xen/local-disk0")
+        a.write("/usr/local/etc/xen/local.cfg", hvm_cfg("local", "/dev/zvol/zroot/xen/local-disk0"))
+        sh(a, "xl create /usr/local/etc/xen/local.cfg")
+        res = sh(a, "xl migrate local xen2", rc=1)
+        assert "Disk vdev=hda failed to stat: /dev/zvol/zroot/xen/local-disk0: No such file or directory" in res.stderr
+        assert "migration target: Domain creation failed (code -3)." in res.stderr
+        assert res.stderr.endswith("Migration failed, resuming at sender.\n")
+        assert a.domains()["local"]["state"] == "-b----" and "local--incoming" not in b.domains()
+        # the same volume on both (shared storage): it moves
+        pair.share_zvol("zroot/xen/local-disk0", "1G")
+        sh(a, "xl migrate local xen2")
+        assert "local" in b.domains()
+        assert sh(b, "zfs destroy zroot/xen/local-disk0", rc=1).stderr.endswith("dataset is busy\n")
+        sh(b, "xl destroy local")
+
+        # a bridge only the source has: FreeBSD's vif-bridge fails on the target after the transfer
+        sh(a, "ifconfig bridge5 create up")
+        sh(a, "truncate -s 1G /shared/vm/br.img")
+        a.write("/usr/local/etc/xen/br.cfg", hvm_cfg("br", "/shared/vm/br.img", bridge="bridge5"))
+        sh(a, "xl create /usr/local/etc/xen/br.cfg")
+        res = sh(a, "xl migrate br xen2", rc=1)
+        assert "ifconfig: interface bridge5 does not exist" in res.stderr and "unable to add vif devices" in res.stderr
+        assert a.domains()["br"]["state"] == "-b----" and not [n for n in b.domains() if n.startswith("br")]
+
+        # not enough memory on the target
+        free = parse_xl_info(sh(b, "xl info").stdout)["free_memory"]
+        sh(a, "truncate -s 1G /shared/vm/hog.img")
+        b.write("/tmp/hog.cfg", hvm_cfg("hog", "/shared/vm/hog.img", memory=free - 100))
+        sh(b, "xl create /tmp/hog.cfg")
+        sh(a, "truncate -s 1G /shared/vm/big.img")
+        a.write("/usr/local/etc/xen/big.cfg", hvm_cfg("big", "/shared/vm/big.img", memory=512))
+        sh(a, "xl create /usr/local/etc/xen/big.cfg")
+        res = sh(a, "xl migrate big xen2", rc=1)
+        assert "can't allocate low memory for domain: Out of memory" in res.stderr
+        assert a.domains()["big"]["state"] == "-b----"
+        sh(b, "xl destroy hog")
+
+        # the name is taken on the target: it says so after the transfer, the sender resumes
+        b.write("/tmp/big.cfg", hvm_cfg("big", "/shared/vm/hog.img", memory=256))
+        sh(b, "xl create /tmp/big.cfg")
+        res = sh(a, "xl migrate big xen2", rc=1)
+        assert "migration sender: Target reports startup failure (status code 6)." in res.stderr
+        assert res.stderr.endswith("migration sender: Resumed OK.\nMigration failed due to problems at target.\n")
+        assert a.domains()["big"]["state"] == "-b----" and b.domains()["big"]["memory"] == "256"
+        assert "big--incoming" not in b.domains() and "big--migratedaway" not in a.domains()
+    finally:
+        pair.set_migrate_seconds(1)
+        for h in (a, b):
+            h.run("for d in local br big hog; do xl destroy $d; done; zfs destroy zroot/xen/local-disk0; "
+                  "rm -f /usr/local/etc/xen/*.cfg /tmp/*.cfg")
+        a.run("rm -f /shared/vm/*.img; ifconfig bridge5 destroy")
