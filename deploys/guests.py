@@ -61,7 +61,7 @@ else:
         source = arriving.get(guest.name)
         guests.disks(name=f"{guest.name}: disks", guest=guest, read=read, arriving_from=source)
         guests.install_media(name=f"{guest.name}: install medium", guest=guest, read=read)
-        guests.config(name=f"{guest.name}: xl config", guest=guest, read=read)
+        guests.config(name=f"{guest.name}: xl config", guest=guest, read=read, arriving_from=source)
         guests.power(
             name=f"{guest.name}: {guest.state}",
             guest=guest,
@@ -76,4 +76,5 @@ else:
         read=read,
         delay=spec.xen_autostart_delay,
         shutdown_timeout=spec.xen_shutdown_timeout,
+        arriving=arriving,
     )

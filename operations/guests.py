@@ -23,6 +23,7 @@ from importlib import resources
 
 from pyinfra import host, logger
 from pyinfra.api import StringCommand, operation
+from pyinfra.context import ctx_state
 
 from facts.guests import AUTOSTART_SCRIPT, GuestsHost, GuestsState, config_path
 from facts.rcfile import parse_rc_text
@@ -31,7 +32,7 @@ from spec.guest import GuestSpec, size_bytes
 from spec.xlcfg import config_mode, render_xl_cfg
 
 from .drift import Drift, guest_drift
-from .files import atomic_write_commands
+from .files import atomic_write_commands, backup_path
 from .rcfile import set_rc_values
 from .state import changes_host, read_state
 
@@ -239,13 +240,24 @@ def install_media(guest: GuestSpec, read: GuestsRead):
 # Config file ------------------------------------------------------------------------
 
 
+def not_arrived(guest: GuestSpec, current: GuestsHost, arriving_from: str | None) -> bool:
+    """
+    At execution, a guest that was to arrive by migration but is not running
+    here: its migration failed. Writing its config or autostart entry now would
+    let a Dom0 reboot start a second copy on the same shared disk.
+    """
+
+    return arriving_from is not None and ctx_state.get().is_executing and current.domain(guest.name) is None
+
+
 @operation()
 @changes_host
-def config(guest: GuestSpec, read: GuestsRead):
+def config(guest: GuestSpec, read: GuestsRead, arriving_from: str | None = None):
     """
     /usr/local/etc/xen/<name>.cfg rendered from the declaration, written
     atomically (over SFTP: the VNC password is never on a command line) and
-    only when its content or mode differs.
+    only when its content or mode differs. For a guest arriving by migration
+    it is written only once the guest runs here.
 
     .. code:: python
 
@@ -253,6 +265,9 @@ def config(guest: GuestSpec, read: GuestsRead):
     """
 
     current = guests_state(read)
+    if not_arrived(guest, current, arriving_from):
+        host.noop(f"guest {guest.name} did not arrive from {arriving_from}: its config is not written here")
+        return
     path = config_path(guest.name)
     present = current.config_sha256.get(path)
     new = render_xl_cfg(guest, host.name)
@@ -263,7 +278,8 @@ def config(guest: GuestSpec, read: GuestsRead):
             return
         yield StringCommand("chmod", mode, path)
         return
-    yield from atomic_write_commands(path, new, existed=present is not None, mode=mode)
+    # No .bak: a previous config may hold a VNC password, and it is regenerated anyway.
+    yield from atomic_write_commands(path, new, existed=present is not None, mode=mode, backup=False)
 
 
 # Power state and drift ---------------------------------------------------------------
@@ -353,7 +369,8 @@ def remove(guest: GuestSpec, read: GuestsRead, shutdown_timeout: int = 120):
         yield StringCommand(shutdown_command(guest, shutdown_timeout))
     if current.config_sha256.get(path) is not None:
         acted = True
-        yield StringCommand("rm", "-f", path)
+        # The .bak of older runs may hold the VNC password too.
+        yield StringCommand("rm", "-f", path, backup_path(path))
     if guest.destroy_disks:
         for disk in guest.disks:
             if disk.zvol and disk.zvol in current.volumes:
@@ -370,17 +387,36 @@ def remove(guest: GuestSpec, read: GuestsRead, shutdown_timeout: int = 120):
 # Autostart ----------------------------------------------------------------------------
 
 
+# FreeBSD's rc.shutdown watchdog (rc.conf(5)): when it fires, the remaining guests
+# lose power instead of shutting down.
+DEFAULT_RCSHUTDOWN_TIMEOUT = 90
+
+
+def shutdown_watchdog(guests: int, shutdown_timeout: int) -> int:
+    """Seconds rc.shutdown needs to stop ``guests`` one after another, with margin."""
+
+    return guests * shutdown_timeout + 30 if guests else 0
+
+
 def autostart_script() -> str:
     return resources.files("operations").joinpath("assets/xendomains").read_text()
 
 
 @operation()
 @changes_host
-def autostart(guests: list[GuestSpec], read: GuestsRead, delay: int = 0, shutdown_timeout: int = 120):
+def autostart(
+    guests: list[GuestSpec],
+    read: GuestsRead,
+    delay: int = 0,
+    shutdown_timeout: int = 120,
+    arriving: dict[str, str] | None = None,
+):
     """
     Install the ``xendomains`` rc.d script (FreeBSD's Xen packages ship none) and
     list the autostart guests in rc.conf in declaration order, so they start
     after ``xencommons`` at boot and shut down gracefully in reverse order.
+    ``rcshutdown_timeout`` is raised when the guests' shutdowns need longer than
+    FreeBSD's 90 second watchdog allows.
 
     .. code:: python
 
@@ -388,7 +424,12 @@ def autostart(guests: list[GuestSpec], read: GuestsRead, delay: int = 0, shutdow
     """
 
     current = guests_state(read)
-    names = [g.name for g in guests if g.autostart and g.state == "running"]
+    arriving = arriving or {}
+    names = [
+        g.name
+        for g in guests
+        if g.autostart and g.state == "running" and not not_arrived(g, current, arriving.get(g.name))
+    ]
     script = autostart_script()
     acted = False
     if current.file(AUTOSTART_SCRIPT) != script:
@@ -404,6 +445,9 @@ def autostart(guests: list[GuestSpec], read: GuestsRead, delay: int = 0, shutdow
     existing = parse_rc_text(old)
     if not names and "xendomains_list" not in existing:
         values = {}
+    needed = shutdown_watchdog(len(names), shutdown_timeout)
+    if needed > int(existing.get("rcshutdown_timeout", DEFAULT_RCSHUTDOWN_TIMEOUT) or 0):
+        values["rcshutdown_timeout"] = str(needed)
     new = set_rc_values(old, values)
     if new != ("\n".join(old.splitlines()) + "\n" if old else ""):
         acted = True

@@ -51,15 +51,22 @@ class Dom0:
     address: str
     ssh_command: str
 
-    def read(self):
+    def read(self, arriving: GuestSpec | None = None):
         from .guests import GuestsRead
 
-        return GuestsRead.for_guests(list(self.guests))
+        guests = list(self.guests)
+        if arriving is not None and all(g.name != arriving.name for g in guests):
+            guests.append(arriving)
+        return GuestsRead.for_guests(guests)
 
-    def state(self) -> GuestsHost:
-        """Its composite read: the same cache entry its own deploy uses."""
+    def state(self, arriving: GuestSpec | None = None) -> GuestsHost:
+        """
+        Its composite read: the same cache entry its own deploy uses, unless a
+        guest it does not declare yet is about to arrive (its disks must be
+        looked up too).
+        """
 
-        read = self.read()
+        read = self.read(arriving)
         return read_state(self.host, GuestsState, names=read.names, paths=read.paths, media=read.media)
 
 
@@ -186,7 +193,7 @@ def reachability_problem(source_host, target: Dom0, guest_name: str) -> str | No
 def move_problems(source_host, guest: GuestSpec, source: GuestsHost, target: Dom0) -> list[str]:
     """Every check before a live migration; the SSH probe runs only when the rest pass."""
 
-    problems = migration_problems(guest, source, target.state(), target.name)
+    problems = migration_problems(guest, source, target.state(arriving=guest), target.name)
     if not problems:
         unreachable = reachability_problem(source_host, target, guest.name)
         if unreachable:

@@ -129,7 +129,7 @@ def test_new_guest_from_nothing(monkeypatch):
     assert upload.startswith("upload /usr/local/etc/xen/.freebsd.cfg.pyinfra-new: ")
     assert 'vncpasswd = "s3cret"' in upload
     assert install.startswith("( chmod 600 ")
-    assert "s3cret" not in install
+    assert "s3cret" not in install and ".bak" not in install
     assert commands(guests.power, dom0(), monkeypatch, guest=guest) == ["xl create /usr/local/etc/xen/freebsd.cfg"]
 
 
@@ -228,7 +228,10 @@ def test_stopped_and_absent(monkeypatch):
         volumes={"zroot/xen/freebsd-disk0": ZfsVolume("zroot/xen/freebsd-disk0", 1, "dev")},
     )
     kept = commands(guests.remove, with_cfg, monkeypatch, guest=absent)
-    assert kept == ["timeout 120 xl shutdown -w -F freebsd || xl destroy freebsd", "rm -f /usr/local/etc/xen/freebsd.cfg"]
+    assert kept == [
+        "timeout 120 xl shutdown -w -F freebsd || xl destroy freebsd",
+        "rm -f /usr/local/etc/xen/freebsd.cfg /usr/local/etc/xen/freebsd.cfg.bak",
+    ]
     destroyed = commands(guests.remove, with_cfg, monkeypatch, guest=handbook_guest(state="absent", destroy_disks=True))
     assert destroyed[-1] == "zfs destroy zroot/xen/freebsd-disk0"
 
@@ -242,6 +245,8 @@ def test_autostart_installs_the_script_and_lists_guests_in_order(monkeypatch):
     assert got[1].startswith("( chmod 555 ")
     rc = got[2].split(": ", 1)[1]
     assert 'xendomains_enable="YES"\nxendomains_list="db web"\nxendomains_delay="5"' in rc
+    # Two guests at 120 s each do not fit FreeBSD's 90 s rc.shutdown watchdog.
+    assert 'rcshutdown_timeout="270"' in rc
 
 
 def test_unmanaged_guests_are_reported_not_touched():

@@ -1,0 +1,173 @@
+"""
+Live migration end to end over real SSH between simulated Dom0s that share
+storage: by moving a guest's declaration, with deploys/migrate.py, the
+refusals (local storage, missing bridge, no memory, unreachable target, guest
+declared twice) and an interrupted migration that converges on a rerun.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+import uuid
+
+import pytest
+
+from tests.e2e.deploy import PYINFRA, ROOT, Run, pyinfra
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(os.geteuid() != 0, reason="the simulated hosts are chroots served by sshd: needs root"),
+]
+
+DOM0 = {"xen_bridge_members": ["em0"], "xen_dom0_mem": "4096M", "xen_dom0_max_vcpus": 2}
+DOM0S = {"xen1": DOM0, "xen2": DOM0, "xen3": {**DOM0, "xen_dom0_mem": "14G"}}
+
+
+def shared_guest(name="web", **changes):
+    guest = {
+        "name": name,
+        "memory": 512,
+        "vcpus": 1,
+        "disks": [{"file": f"/shared/{name}.img", "size": "1G"}],
+        "vifs": [{"bridge": "bridge0", "mac": "00:16:3e:00:10:01" if name == "web" else "00:16:3e:00:10:02"}],
+        "vnc": None,
+        "installed": True,
+    }
+    guest.update(changes)
+    return guest
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory):
+    from simhost.fleet import Fleet
+
+    fleet = Fleet(f"/var/lib/freebsd-xen-sim/migrate-{uuid.uuid4().hex[:8]}")
+    for name in DOM0S:
+        fleet.add(name, "freebsd14")
+    fleet.share_storage("/shared")
+    fleet.start()
+    inventory = tmp_path_factory.mktemp("inventory") / "inventory.py"
+    fleet.write_inventory(inventory, DOM0S)
+    run = pyinfra(inventory, "deploys/dom0.py")
+    assert run.returncode == 0, run.output[-3000:]
+    fleet.inventory = inventory
+    yield fleet
+    fleet.stop()
+
+
+def place(fleet, placement: dict[str, list], extra: dict[str, dict] | None = None):
+    data = {name: {**DOM0S[name], **(extra or {}).get(name, {}), "xen_guests": placement.get(name, [])} for name in DOM0S}
+    fleet.write_inventory(fleet.inventory, data)
+    return fleet.inventory
+
+
+def where(fleet, guest="web") -> dict[str, dict]:
+    return {name: host.sim_state()["domains"][guest] for name, host in fleet.hosts.items()
+            if guest in host.sim_state()["domains"]}
+
+
+def converge(fleet, placement, extra=None, deploy="deploys/guests.py") -> Run:
+    inventory = place(fleet, placement, extra)
+    first = pyinfra(inventory, deploy)
+    assert first.returncode == 0, first.output[-4000:]
+    second = pyinfra(inventory, deploy)
+    assert second.changed_operations() == {}, second.output[-4000:]
+    return first
+
+
+def test_1_moving_the_declaration_migrates_the_running_guest(fleet):
+    converge(fleet, {"xen1": [shared_guest()]})
+    [(host, before)] = where(fleet).items()
+    assert host == "xen1"
+    run = converge(fleet, {"xen2": [shared_guest()]})
+    assert "guest web moves from xen1 to xen2 (live migration)" in run.output
+    [(host, after)] = where(fleet).items()
+    assert host == "xen2"
+    assert after["uuid"] == before["uuid"]
+    assert int(after["start_time"]) == int(before["start_time"])
+    assert "xl create" not in run.output
+    xen1, xen2 = fleet.hosts["xen1"], fleet.hosts["xen2"]
+    assert not xen1.exists("/usr/local/etc/xen/web.cfg")
+    assert xen2.exists("/usr/local/etc/xen/web.cfg")
+    assert "web" not in xen1.read("/etc/rc.conf").split('xendomains_list="')[1].split('"')[0].split()
+    assert 'xendomains_list="web"' in xen2.read("/etc/rc.conf")
+
+
+def test_2_migrate_py_moves_it_now_and_says_what_to_edit(fleet):
+    inventory = place(fleet, {"xen2": [shared_guest()]})
+    run = pyinfra(inventory, "deploys/migrate.py", "--data", "migrate_guest=web", "--data", "migrate_to=xen3")
+    assert run.returncode == 0, run.output[-4000:]
+    assert list(where(fleet)) == ["xen3"]
+    assert "now move guest web's entry in xen_guests from xen2 to xen3" in run.output
+    converge(fleet, {"xen3": [shared_guest()]})
+    assert list(where(fleet)) == ["xen3"]
+
+
+@pytest.mark.parametrize(
+    "guest, source, target, extra, message",
+    [
+        (shared_guest("db", disks=[{"zvol": "zroot/xen/db0", "size": "1G"}]), "xen3", "xen1", {},
+         "guest db cannot move to xen1: its disk /dev/zvol/zroot/xen/db0 does not exist there. "
+         "Live migration needs the guest's storage"),
+        # xen3's Dom0 keeps 14G of 16G, web runs there too: no room for a 2000M guest.
+        (shared_guest("db", memory=2000), "xen1", "xen3", {}, "guest db cannot move to xen3: it needs 2000M and only"),
+        (shared_guest("db"), "xen3", "xen1", {"xen1": {"xen_migrate_ssh": "ssh -p 1"}},
+         "guest db cannot move to xen1: this Dom0 cannot reach xen1 with 'ssh -p 1'"),
+    ],
+)
+def test_3_refusals_change_nothing(fleet, guest, source, target, extra, message):
+    converge(fleet, {source: [guest]})
+    assert list(where(fleet, "db")) == [source]
+    volumes = fleet.hosts[target].run("zfs list -H -o name").stdout
+    run = pyinfra(place(fleet, {target: [guest]}, extra), "deploys/guests.py")
+    assert run.returncode != 0
+    assert message in run.output, run.output[-4000:]
+    assert list(where(fleet, "db")) == [source]
+    assert not fleet.hosts[target].exists("/usr/local/etc/xen/db.cfg")
+    assert fleet.hosts[target].run("zfs list -H -o name").stdout == volumes
+    assert "db" not in fleet.hosts[target].read("/etc/rc.conf").split('xendomains_list="')[-1].split('"')[0].split()
+    fleet.hosts[source].run("xl destroy db")
+
+
+def test_4_missing_bridge_is_refused(fleet):
+    xen3 = fleet.hosts["xen3"]
+    assert xen3.run("ifconfig bridge1 create").returncode == 0
+    guest = shared_guest("db", vifs=[{"bridge": "bridge1", "mac": "00:16:3e:00:10:02"}])
+    converge(fleet, {"xen3": [guest]})
+    run = pyinfra(place(fleet, {"xen1": [guest]}), "deploys/guests.py")
+    assert "guest db cannot move to xen1: its bridge bridge1 does not exist there" in run.output
+    assert list(where(fleet, "db")) == ["xen3"]
+    xen3.run("xl destroy db")
+
+
+def test_5_a_guest_declared_on_two_dom0s_is_refused_before_connecting(fleet):
+    run = pyinfra(place(fleet, {"xen1": [shared_guest()], "xen2": [shared_guest()]}), "deploys/guests.py")
+    assert run.returncode != 0
+    assert "guest web is declared on both xen1 and xen2" in run.output
+    assert "Connected" not in run.output
+
+
+def test_6_an_interrupted_migration_leaves_one_guest_and_a_rerun_converges(fleet):
+    converge(fleet, {"xen3": [shared_guest()]})
+    fleet.set_migrate_seconds(4)
+    inventory = place(fleet, {"xen2": [shared_guest()]})
+    deploy = subprocess.Popen(
+        [PYINFRA, "-y", str(inventory), "deploys/guests.py"], cwd=ROOT, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True,
+    )
+    deadline = time.monotonic() + 60
+    # While the memory moves, the target builds "<name>--incoming" (xl's naming).
+    while time.monotonic() < deadline and "web--incoming" not in fleet.hosts["xen2"].sim_state()["domains"]:
+        time.sleep(0.1)
+    assert "web--incoming" in fleet.hosts["xen2"].sim_state()["domains"], "the migration never started"
+    fleet.cut_ssh("xen2")
+    output, _ = deploy.communicate(timeout=300)
+    fleet.set_migrate_seconds(0)
+    assert deploy.returncode != 0, output[-3000:]  # the cut really broke the migration
+    running = [host for host, domain in where(fleet).items()]
+    assert running == ["xen3"], (running, output[-3000:])  # xl resumed it at the sender
+    assert not any("--" in name for host in fleet.hosts.values() for name in host.sim_state()["domains"])
+    converge(fleet, {"xen2": [shared_guest()]})
+    assert list(where(fleet)) == ["xen2"]
