@@ -40,7 +40,7 @@ from spec.schema import Dom0Spec
 
 from .files import atomic_write_commands
 from .rcfile import set_rc_values
-from .state import changes_host, forget_state, read_state
+from .state import changes_host, forget_state, read_state, record
 
 # sysctl(8) reads -1 back as the unsigned maximum for u_long oids such as
 # vm.max_user_wired; both mean "no limit".
@@ -59,13 +59,15 @@ def normalised(text: str | None) -> str:
     return "\n".join(text.splitlines()) + "\n"
 
 
-def write_if_changed(path: str, old: str | None, new: str, reason: str, mode: str = "644"):
-    """Yield an atomic write of ``new`` unless it equals what is there."""
+def write_if_changed(dom0: Dom0Host, path: str, new: str, reason: str, mode: str = "644"):
+    """Yield an atomic write of ``new`` unless it equals what is there, and record it."""
 
+    old = dom0.file(path)
     if old is not None and normalised(old) == normalised(new):
         host.noop(f"{path} {reason}")
         return False
     yield from atomic_write_commands(path, new, existed=old is not None, mode=mode)
+    yield record(lambda: dom0.files.__setitem__(path, new))
     return True
 
 
@@ -161,7 +163,6 @@ def packages(spec: Dom0Spec):
 
 
 @operation()
-@changes_host
 def wired_memory():
     """
     Let Xen's tools wire guest memory: ``vm.max_user_wired=-1`` (FreeBSD 13+;
@@ -182,15 +183,14 @@ def wired_memory():
     if live not in WIRED_UNLIMITED:
         changed = True
         yield StringCommand("sysctl", f"{name}=-1")
-    old = dom0.file(SYSCTL_CONF)
-    new = set_rc_values(old or "", {name: "-1"}, remove=obsolete, quote=False)
-    wrote = yield from write_if_changed(SYSCTL_CONF, old, new, f"already sets {name}=-1")
+        yield record(lambda: dom0.sysctl.__setitem__(name, "-1"))
+    new = set_rc_values(dom0.file(SYSCTL_CONF) or "", {name: "-1"}, remove=obsolete, quote=False)
+    wrote = yield from write_if_changed(dom0, SYSCTL_CONF, new, f"already sets {name}=-1")
     if not changed and not wrote:
         host.noop(f"{name} is -1 now and at boot")
 
 
 @operation()
-@changes_host
 def login_class():
     """
     ``memorylocked=unlimited`` in login.conf's ``default`` class (whatever the
@@ -205,9 +205,10 @@ def login_class():
     dom0 = dom0_state()
     old = dom0.file(LOGIN_CONF) or ""
     new = set_login_capability(old, "default", "memorylocked", "unlimited")
-    wrote = yield from write_if_changed(LOGIN_CONF, old, new, "default class has memorylocked=unlimited")
+    wrote = yield from write_if_changed(dom0, LOGIN_CONF, new, "default class has memorylocked=unlimited")
     if wrote or not dom0.login_db_fresh:
         yield StringCommand("cap_mkdb", LOGIN_CONF)
+        yield record(lambda: setattr(dom0, "login_db_fresh", True))
     else:
         host.noop(f"{LOGIN_CONF}.db is up to date")
 
@@ -220,7 +221,6 @@ def console_line(freebsd_major: int) -> str:
 
 
 @operation()
-@changes_host
 def console():
     """
     The Xen console ``xc0`` in /etc/ttys, exactly once (FreeBSD 14's stock file
@@ -234,7 +234,7 @@ def console():
     dom0 = dom0_state()
     old = dom0.file(TTYS) or ""
     new = ensure_tty(old, "xc0", console_line(dom0.freebsd_major or 14))
-    yield from write_if_changed(TTYS, dom0.file(TTYS), new, "has the xc0 console")
+    yield from write_if_changed(dom0, TTYS, new, "has the xc0 console")
 
 
 def loader_values(spec: Dom0Spec) -> dict[str, str]:
@@ -244,7 +244,6 @@ def loader_values(spec: Dom0Spec) -> dict[str, str]:
 
 
 @operation()
-@changes_host
 def loader_conf(spec: Dom0Spec):
     """
     ``xen_kernel`` and ``xen_cmdline`` (plus ``hw.pci.mcfg=0`` for Xen 4.7) in
@@ -256,13 +255,11 @@ def loader_conf(spec: Dom0Spec):
     """
 
     dom0 = dom0_state()
-    old = dom0.file(LOADER_CONF)
-    new = set_rc_values(old or "", loader_values(spec))
-    yield from write_if_changed(LOADER_CONF, old, new, f'boots Xen with "{spec.cmdline}"')
+    new = set_rc_values(dom0.file(LOADER_CONF) or "", loader_values(spec))
+    yield from write_if_changed(dom0, LOADER_CONF, new, f'boots Xen with "{spec.cmdline}"')
 
 
 @operation()
-@changes_host
 def log_dir():
     """
     /var/log/xen as a directory root can traverse (0755: the handbook's 644
@@ -279,10 +276,10 @@ def log_dir():
         return
     yield StringCommand("mkdir", "-p", XEN_LOG_DIR)
     yield StringCommand("chmod", "755", XEN_LOG_DIR)
+    yield record(lambda: setattr(dom0, "log_dir", ("Directory", "755")))
 
 
 @operation()
-@changes_host
 def boot_menu(spec: Dom0Spec):
     """
     ``try-include /boot/xen.4th`` in /boot/menu.rc.local: only the Xen 4.7
@@ -303,7 +300,7 @@ def boot_menu(spec: Dom0Spec):
         host.noop(f"{MENU_RC_LOCAL} includes /boot/xen.4th")
         return
     new = "\n".join([*lines, BOOT_MENU_LINE]) + "\n"
-    yield from atomic_write_commands(MENU_RC_LOCAL, new, existed=old is not None)
+    yield from write_if_changed(dom0, MENU_RC_LOCAL, new, "includes /boot/xen.4th")
 
 
 def bridge_rc_values(spec: Dom0Spec, current: dict[str, str]) -> tuple[dict[str, str], list[str]]:
@@ -341,7 +338,6 @@ def bridge_rc_values(spec: Dom0Spec, current: dict[str, str]) -> tuple[dict[str,
 
 
 @operation()
-@changes_host
 def rc_conf(spec: Dom0Spec):
     """
     rc.conf: ``xencommons_enable="YES"`` and the guests' bridge in the chosen
@@ -353,14 +349,13 @@ def rc_conf(spec: Dom0Spec):
     """
 
     dom0 = dom0_state()
-    old = dom0.file(RC_CONF)
-    values, remove = bridge_rc_values(spec, parse_rc_text(old or ""))
-    new = set_rc_values(old or "", values, remove=remove)
-    yield from write_if_changed(RC_CONF, old, new, f"enables xencommons and {spec.xen_bridge}")
+    old = dom0.file(RC_CONF) or ""
+    values, remove = bridge_rc_values(spec, parse_rc_text(old))
+    new = set_rc_values(old, values, remove=remove)
+    yield from write_if_changed(dom0, RC_CONF, new, f"enables xencommons and {spec.xen_bridge}")
 
 
 @operation()
-@changes_host
 def xl_conf(spec: Dom0Spec):
     """
     xl.conf: guests' vifs default to our bridge, and ``autoballoon="off"``
@@ -372,10 +367,9 @@ def xl_conf(spec: Dom0Spec):
     """
 
     dom0 = dom0_state()
-    old = dom0.file(XL_CONF)
     values = {"vif.default.bridge": spec.xen_bridge, "autoballoon": "off"}
-    new = set_rc_values(old or "", values)
-    yield from write_if_changed(XL_CONF, old, new, f"defaults vifs to {spec.xen_bridge}, autoballoon off")
+    new = set_rc_values(dom0.file(XL_CONF) or "", values)
+    yield from write_if_changed(dom0, XL_CONF, new, f"defaults vifs to {spec.xen_bridge}, autoballoon off")
 
 
 # Reboot and verification ------------------------------------------------------
@@ -496,7 +490,7 @@ def reboot_commands(delay: int, timeout: int):
 
 @operation(is_idempotent=False)
 @changes_host
-def reboot_into_xen(spec: Dom0Spec, delay: int = 5, reboot_timeout: int = 900):
+def reboot_into_xen(spec: Dom0Spec, delay: int = 2, reboot_timeout: int = 900):
     """
     Reboot when the boot-time configuration is not what runs (Xen not running,
     another Xen command line, the bridge missing), and ``xen_reboot`` allows it;

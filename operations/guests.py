@@ -15,6 +15,7 @@ the number of guests) and yields commands, or a noop saying why none are needed.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import posixpath
 import shlex
@@ -25,7 +26,9 @@ from pyinfra import host, logger
 from pyinfra.api import StringCommand, operation
 from pyinfra.context import ctx_state
 
-from facts.guests import AUTOSTART_SCRIPT, GuestsHost, GuestsState, config_path
+from facts.guests import AUTOSTART_SCRIPT, GuestsHost, GuestsState, PathInfo, config_path
+from facts.xl import XlDomain
+from facts.zfs import ZfsVolume
 from facts.rcfile import parse_rc_text
 from facts.dom0 import RC_CONF
 from spec.guest import GuestSpec, size_bytes
@@ -34,7 +37,7 @@ from spec.xlcfg import config_mode, render_xl_cfg
 from .drift import Drift, guest_drift
 from .files import atomic_write_commands, backup_path
 from .rcfile import set_rc_values
-from .state import changes_host, read_state
+from .state import changes_host, forget_afterwards, read_state, record
 
 
 @dataclass(frozen=True)
@@ -153,7 +156,6 @@ def unmanaged_guests(guests: list[GuestSpec], current: GuestsHost) -> list[str]:
 
 
 @operation()
-@changes_host
 def disks(guest: GuestSpec, read: GuestsRead, arriving_from: str | None = None):
     """
     Create the guest's disks: ZFS volumes with ``zfs create -V`` (grown with
@@ -182,12 +184,18 @@ def disks(guest: GuestSpec, read: GuestsRead, arriving_from: str | None = None):
             elif size_bytes(disk.size) > volume.volsize:
                 acted = True
                 yield StringCommand("zfs", "set", f"volsize={disk.size}", disk.zvol)
+            else:
+                continue
+            volume = ZfsVolume(disk.zvol, size_bytes(disk.size), volume.volmode if volume else "dev")
+            yield record(lambda volume=volume: current.volumes.__setitem__(volume.name, volume))
         elif disk.file:
             info = current.paths.get(disk.file)
             if info is None or size_bytes(disk.size) > info.size:
                 acted = True
                 yield StringCommand("mkdir", "-p", posixpath.dirname(disk.file))
                 yield StringCommand("truncate", "-s", disk.size, disk.file)
+                grown = PathInfo("Regular File", size_bytes(disk.size))
+                yield record(lambda path=disk.file, grown=grown: current.paths.__setitem__(path, grown))
     if not acted:
         host.noop(f"guest {guest.name}: disks exist with their declared sizes")
 
@@ -211,7 +219,6 @@ def fetch_command(url: str, path: str, sha256: str | None) -> str:
 
 
 @operation()
-@changes_host
 def install_media(guest: GuestSpec, read: GuestsRead):
     """
     Fetch the install ISO with fetch(1) when it is missing or its SHA-256
@@ -235,6 +242,10 @@ def install_media(guest: GuestSpec, read: GuestsRead):
         host.noop(f"guest {guest.name}: {cdrom.path} is missing and has no url")
         return
     yield StringCommand(fetch_command(cdrom.url, cdrom.path, cdrom.sha256.lower() if cdrom.sha256 else None))
+    if cdrom.sha256:
+        yield record(lambda: current.media_sha256.__setitem__(cdrom.path, cdrom.sha256.lower()))
+    else:
+        yield forget_afterwards()
 
 
 # Config file ------------------------------------------------------------------------
@@ -251,7 +262,6 @@ def not_arrived(guest: GuestSpec, current: GuestsHost, arriving_from: str | None
 
 
 @operation()
-@changes_host
 def config(guest: GuestSpec, read: GuestsRead, arriving_from: str | None = None):
     """
     /usr/local/etc/xen/<name>.cfg rendered from the declaration, written
@@ -271,15 +281,22 @@ def config(guest: GuestSpec, read: GuestsRead, arriving_from: str | None = None)
     path = config_path(guest.name)
     present = current.config_sha256.get(path)
     new = render_xl_cfg(guest, host.name)
+    digest = hashlib.sha256(new.encode()).hexdigest()
     mode = format(config_mode(guest), "o")
-    if present == hashlib.sha256(new.encode()).hexdigest():
+    if present == digest:
         if current.modes.get(path) == mode:
             host.noop(f"guest {guest.name}: {path} is up to date")
             return
         yield StringCommand("chmod", mode, path)
-        return
-    # No .bak: a previous config may hold a VNC password, and it is regenerated anyway.
-    yield from atomic_write_commands(path, new, existed=present is not None, mode=mode, backup=False)
+    else:
+        # No .bak: a previous config may hold a VNC password, and it is regenerated anyway.
+        yield from atomic_write_commands(path, new, existed=present is not None, mode=mode, backup=False)
+
+    def written():
+        current.config_sha256[path] = digest
+        current.modes[path] = mode
+
+    yield record(written)
 
 
 # Power state and drift ---------------------------------------------------------------
@@ -290,7 +307,6 @@ def report(message: str, colour: str = "yellow") -> None:
 
 
 @operation(is_idempotent=False)
-@changes_host
 def power(
     guest: GuestSpec,
     read: GuestsRead,
@@ -320,12 +336,17 @@ def power(
             host.noop(f"guest {guest.name} is stopped")
             return
         yield StringCommand(shutdown_command(guest, shutdown_timeout))
+        yield record(lambda: current.domains.remove(domain))
         return
     if domain is None:
         if arriving_from is not None:
             host.noop(f"guest {guest.name} runs on {arriving_from}: it arrives by live migration, not by xl create")
             return
         yield StringCommand(create_command(guest))
+        # Its domid and live config are unknown until read; what later operations
+        # need is that it runs, with its memory taken from the Dom0's free memory.
+        started = XlDomain(guest.name, -1, guest.memory, guest.vcpus, frozenset({"blocked"}), "-b----", 0.0)
+        yield record(lambda: current.domains.append(started))
         return
     drift: Drift = guest_drift(guest, domain, current.live_configs.get(guest.name), host.name)
     if drift.empty:
@@ -336,9 +357,17 @@ def power(
         host.log_styled(f"restarting guest {guest.name}: {why}", fg="blue", log_func=logger.info)
         yield StringCommand(shutdown_command(guest, shutdown_timeout))
         yield StringCommand(create_command(guest))
+        yield forget_afterwards()
         return
     for command in drift.live_commands(guest.name):
         yield StringCommand(command)
+    if drift.live:
+        resized = dataclasses.replace(
+            domain,
+            mem_mib=drift.memory_mib if drift.memory_mib is not None else domain.mem_mib,
+            vcpus=drift.vcpus if drift.vcpus is not None else domain.vcpus,
+        )
+        yield record(lambda: current.domains.__setitem__(current.domains.index(domain), resized))
     if drift.needs_restart:
         report(
             f"guest {guest.name} awaits a restart to apply: {'; '.join(drift.restart)} "
@@ -403,7 +432,6 @@ def autostart_script() -> str:
 
 
 @operation()
-@changes_host
 def autostart(
     guests: list[GuestSpec],
     read: GuestsRead,
@@ -434,7 +462,10 @@ def autostart(
     acted = False
     if current.file(AUTOSTART_SCRIPT) != script:
         acted = True
-        yield from atomic_write_commands(AUTOSTART_SCRIPT, script, existed=current.file(AUTOSTART_SCRIPT) is not None, mode="555")
+        yield from atomic_write_commands(
+            AUTOSTART_SCRIPT, script, existed=current.file(AUTOSTART_SCRIPT) is not None, mode="555",
+        )
+        yield record(lambda: current.files.__setitem__(AUTOSTART_SCRIPT, script))
     old = current.file(RC_CONF) or ""
     values = {
         "xendomains_enable": "YES" if names else "NO",
@@ -452,5 +483,6 @@ def autostart(
     if new != ("\n".join(old.splitlines()) + "\n" if old else ""):
         acted = True
         yield from atomic_write_commands(RC_CONF, new, existed=current.file(RC_CONF) is not None)
+        yield record(lambda: current.files.__setitem__(RC_CONF, new))
     if not acted:
         host.noop(f"autostart: {' '.join(names) or 'no guests'}")

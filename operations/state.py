@@ -17,6 +17,7 @@ from functools import wraps
 from typing import Any
 from weakref import WeakKeyDictionary
 
+from pyinfra.api import FunctionCommand
 from pyinfra.context import ContextObject, ctx_host, ctx_state
 
 _cache: "WeakKeyDictionary[Any, dict[Any, Any]]" = WeakKeyDictionary()
@@ -56,3 +57,30 @@ def changes_host(func):
             yield command
 
     return wrapper
+
+
+def record(patch) -> FunctionCommand:
+    """
+    For operations that know exactly what their commands do to the host (and
+    so are not wrapped in ``changes_host``): a command that applies ``patch()``
+    to the cached read once the commands before it have succeeded. It saves a
+    full re-read of the host per change: a first run of 50 guests would read
+    the host 120 times. If a command fails, the host fails and nothing is
+    recorded.
+    """
+
+    def record_change(state, host) -> bool:
+        patch()
+        return True
+
+    return FunctionCommand(record_change, (), {})
+
+
+def forget_afterwards() -> FunctionCommand:
+    """A command that drops the cached read: what came before changed too much to record."""
+
+    def forget(state, host) -> bool:
+        forget_state(host)
+        return True
+
+    return FunctionCommand(forget, (), {})

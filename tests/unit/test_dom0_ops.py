@@ -264,3 +264,18 @@ def test_running_problems_catch_a_dom0_that_differs():
     assert dom0.running_problems(converged_host(xen_info=info), SPEC) == [
         "the hypervisor does not offer hap (virt_caps: hvm shadow)",
     ]
+
+
+@pytest.mark.parametrize(
+    "op, kwargs",
+    [
+        (dom0.wired_memory, {}), (dom0.login_class, {}), (dom0.loader_conf, {"spec": SPEC}), (dom0.log_dir, {}),
+        (dom0.rc_conf, {"spec": SPEC}), (dom0.xl_conf, {"spec": SPEC}),
+    ],
+)
+def test_operations_record_their_effect_so_the_host_need_not_be_read_again(op, kwargs, monkeypatch):
+    host = fresh_host()
+    assert commands(op, host, monkeypatch, **kwargs)
+    run_op(op, monkeypatch, dom0, "dom0_state", host, apply_records=True, **kwargs)
+    # The recorded state is what the host now looks like: the operation has nothing left to do.
+    assert commands(op, host, monkeypatch, **kwargs) == []

@@ -267,3 +267,14 @@ def test_fleet_refuses_a_guest_on_two_dom0s_and_shared_macs():
 def test_shutdown_is_bounded(timeout):
     pv = handbook_guest(type="pvh", vnc=None, cdrom=None, serial=None, usbdevice=None)
     assert guests.shutdown_command(pv, timeout) == f"timeout {timeout} xl shutdown -w freebsd || xl destroy freebsd"
+
+
+def test_guest_operations_record_their_effect(monkeypatch):
+    guest = handbook_guest()
+    current = dom0()
+    for op in (guests.disks, guests.install_media, guests.config, guests.power):
+        assert commands(op, current, monkeypatch, guest=guest), op
+        run_op(op, monkeypatch, guests, "guests_state", current, apply_records=True, read=READ, guest=guest)
+    for op in (guests.disks, guests.install_media, guests.config):
+        assert commands(op, current, monkeypatch, guest=guest) == [], op
+    assert current.domain("freebsd").mem_mib == 1024
