@@ -51,7 +51,9 @@ SYSCTLS = (
 ABSENT = 44
 
 
-NOT_UNDER_XEN = '[ "$(sysctl -n kern.vm_guest)" = xen ] ||'
+# Set once at the start of the read (sections share one shell), used twice.
+VM_GUEST = 'vm_guest=$(sysctl -n kern.vm_guest 2>/dev/null)'
+NOT_UNDER_XEN = '[ "$vm_guest" = xen ] ||'
 
 
 def read_file_command(path: str) -> str:
@@ -213,7 +215,7 @@ class Dom0State(FactBase):
     """
 
     def command(self) -> str:
-        return composite_command(dom0_commands())
+        return f"{VM_GUEST}; " + composite_command(dom0_commands())
 
     def process(self, output: list[str]) -> Dom0Host:
         return parse_dom0_sections(split_sections(output))
