@@ -32,7 +32,6 @@ ISO_URL = "https://download.freebsd.org/releases/ISO-IMAGES/14.2/FreeBSD-14.2-RE
 ISO = b"FreeBSD bootonly ISO (simulated)\n" * 64
 
 
-
 def sender_lines(res) -> list[str]:
     """
     xl migrate's own stderr lines: the target's messages arrive on the same
@@ -40,6 +39,7 @@ def sender_lines(res) -> list[str]:
     """
 
     return [line for line in res.stderr.splitlines() if not line.startswith("migration target:")]
+
 
 def make_xen_dom0(host) -> None:
     """A Dom0 as deploys/dom0.py leaves it: Xen, xencommons, bridge0 on em0, wired memory."""
