@@ -118,9 +118,15 @@ class BenchFleet:
         self.fleet.start()
         self.setup_seconds = time.monotonic() - t
 
-    def inventory(self, data_per_host: dict) -> Path:
+    def inventory(self, data_per_host: dict, guests_per_host: int = 0) -> Path:
+        """The same data on every host, plus (optionally) that many guests of its own."""
         path = self.workdir / f"inventory_{self.label}.py"
-        self.fleet.write_inventory(path, {n: data_per_host for n in self.names})
+        data = {}
+        for n in self.names:
+            data[n] = dict(data_per_host)
+            if guests_per_host:
+                data[n]["xen_guests"] = guest_data(guests_per_host, prefix=f"{n}-")
+        self.fleet.write_inventory(path, data)
         return path
 
     def log(self, name: str) -> Path:
@@ -239,16 +245,16 @@ def status(r: Run) -> str:
     return f"FAILED{hosts}: {r.error}"
 
 
-def guest_data(count: int) -> list[dict]:
+def guest_data(count: int, prefix: str = "") -> list[dict]:
     """`count` small HVM guests like the Handbook's (a zvol disk on bridge0), already installed."""
     return [
         {
-            "name": f"bench{i + 1}",
+            "name": f"{prefix}bench{i + 1}",
             "type": "hvm",
             "memory": 64,
             "installed": True,
             "vcpus": 1,
-            "disks": [{"zvol": f"zroot/xen/bench{i + 1}-disk0", "size": "1G"}],
+            "disks": [{"zvol": f"zroot/xen/{prefix}bench{i + 1}-disk0", "size": "1G"}],
             "vifs": [{"bridge": "bridge0"}],
         }
         for i in range(count)
@@ -285,6 +291,41 @@ def bench_guests(guest_counts: list[int], workdir: Path, log) -> list[Run | str]
     finally:
         fleet.stop()
     return results
+
+
+FLEET_GUESTS = 3
+
+
+def bench_fleet(scales: list[int], workdir: Path, log) -> list[Run]:
+    """1, 10, 50 Dom0s with FLEET_GUESTS guests each, guests.py on all of them in one run."""
+    results: list[Run] = []
+    for scale in scales:
+        fleet = BenchFleet(f"fleet{scale}", scale, workdir)
+        try:
+            dom0 = fleet.run(fleet.inventory(DOM0_DATA), OURS, scale, "setup")
+            if not dom0.ok:
+                log(f"fleet x{scale}: Dom0 deploy failed: {dom0.error}")
+                continue
+            inv = fleet.inventory(DOM0_DATA, guests_per_host=FLEET_GUESTS)
+            for which in ("first", "converged"):
+                r = fleet.run(inv, GUESTS, scale, which)
+                log(f"fleet x{scale}: guests {which} {'ok' if r.ok else 'FAILED: ' + r.error} in {r.wall:.1f}s")
+                results.append(r)
+        finally:
+            fleet.stop()
+    return results
+
+
+def report_fleet(runs: list[Run]) -> str:
+    if not runs:
+        return ""
+    rows = [[str(r.scale), r.run, "ok" if r.ok else "FAILED", r.stat("exec"), r.stat("sftp"), per_host_changed(r),
+             f"{r.wall:.1f}", f"{r.client_cpu:.1f}", f"{r.machine_cpu:.1f}"] for r in runs]
+    return "\n".join([
+        f"deploys/guests.py across a fleet: {FLEET_GUESTS} guests per Dom0, all Dom0s in one pyinfra run",
+        format_table(["hosts", "run", "status", "exec/host", "sftp/host", "changed ops/host", "wall s",
+                      "pyinfra cpu s", "machine cpu s"], rows),
+    ])
 
 
 # -- report ------------------------------------------------------------------------------
@@ -372,6 +413,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="comma-separated fleet sizes (default 1,10,50)")
     parser.add_argument("--guests", type=parse_counts, default=[1, 10, 50],
                         help="comma-separated guests per host for deploys/guests.py (default 1,10,50; 'none' to skip)")
+    parser.add_argument("--no-fleet", dest="fleet", action="store_false",
+                        help="skip the fleet rows (guests.py on --hosts Dom0s with 3 guests each)")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (inventories, failed runs' output)")
     args = parser.parse_args(argv)
 
@@ -387,12 +430,13 @@ def main(argv: list[str] | None = None) -> int:
     start = time.monotonic()
     dom0_runs = bench_dom0(args.hosts, workdir, log)
     guest_results = bench_guests(args.guests, workdir, log)
+    fleet_runs = bench_fleet(args.hosts if args.fleet else [], workdir, log)
     total = time.monotonic() - start
 
-    reports = [report_dom0(dom0_runs) if dom0_runs else "", report_guests(guest_results)]
+    reports = [report_dom0(dom0_runs) if dom0_runs else "", report_guests(guest_results), report_fleet(fleet_runs)]
     print("\n\n".join(r for r in reports if r))
     print(f"\ntotal benchmark time {total:.0f}s on {os.cpu_count()} CPU(s); work dir {workdir}")
-    failed = any(not r.ok for r in dom0_runs)
+    failed = any(not r.ok for r in [*dom0_runs, *fleet_runs])
     if not args.keep and not failed:
         shutil.rmtree(workdir, ignore_errors=True)
     return 1 if failed else 0
