@@ -12,9 +12,7 @@ host before anything on it changes. Guests running here but declared nowhere
 are left alone and reported.
 """
 
-from facts.guests import GuestsState
 from operations import guests, migrate
-from operations.state import read_state
 from pyinfra import host, inventory, logger
 
 from deploys.support import host_spec, stop_this_host
@@ -22,7 +20,7 @@ from deploys.support import host_spec, stop_this_host
 spec = host_spec().guests
 declared = spec.xen_guests
 read = guests.GuestsRead.for_guests(declared)
-current = read_state(host, GuestsState, names=read.names, paths=read.paths, media=read.media)
+current = guests.guests_state(read)
 fleet = migrate.Fleet.from_inventory(inventory)
 
 # Guests declared here that still run on another Dom0 arrive by migration.

@@ -8,9 +8,7 @@ Afterwards, move the guest's entry in ``xen_guests`` to the target Dom0, or the
 next ``deploys/guests.py`` run will move it back to where it is declared.
 """
 
-from facts.guests import GuestsState
 from operations import guests, migrate
-from operations.state import read_state
 from pyinfra import host, inventory, logger
 
 from deploys.support import host_spec, stop_this_host
@@ -25,7 +23,7 @@ else:
     target = fleet.dom0s.get(target_name)
     declared = host_spec().guests.xen_guests
     read = guests.GuestsRead.for_guests(declared)
-    current = read_state(host, GuestsState, names=read.names, paths=read.paths, media=read.media)
+    current = guests.guests_state(read)
     if target is None:
         stop_this_host([f"migrate_to={target_name} is not a host of this inventory"], "migrate")
     elif current.domain(guest_name) is None:

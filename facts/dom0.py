@@ -153,13 +153,18 @@ class Dom0Host:
         return None
 
 
-def file_contents(sections: dict[str, Section], path: str) -> str | None:
-    section = sections.get(f"file:{path}")
+def present_text(section: Section | None, path: str) -> str | None:
+    """A section that read ``path``: its text, ``None`` when the file is absent; an error otherwise."""
+
     if section is None or section.rc == ABSENT:
         return None
     if not section.ok:
         raise HostReadError(f"cannot read {path}: {section.text.strip() or f'exit status {section.rc}'}")
     return section.text + "\n" if section.text else ""
+
+
+def file_contents(sections: dict[str, Section], path: str) -> str | None:
+    return present_text(sections.get(f"file:{path}"), path)
 
 
 def parse_dom0_sections(sections: dict[str, Section]) -> Dom0Host:

@@ -16,22 +16,18 @@ from dataclasses import dataclass, field
 
 from pyinfra.api import FactBase
 
-from .dom0 import ABSENT, RC_CONF, HostReadError, read_file_command
+from .dom0 import ABSENT, RC_CONF, present_text, read_file_command
 from .rcfile import parse_rc_text
 from .sections import Section, composite_command, split_sections
 from .xl import XlDomain, parse_xl_info, parse_xl_list, parse_xl_list_long
 from .zfs import ZfsVolume, parse_zfs_volumes
 
-XEN_CONFIG_DIR = "/usr/local/etc/xen"
+from spec.xlcfg import CONFIG_DIR, config_path  # noqa: F401 (config_path is re-exported for the operations)
+
+XEN_CONFIG_DIR = CONFIG_DIR
 REDACTED = "<redacted>"
 REDACT_PASSWORDS = r's/("[a-z_]*passw(or)?d": *)"[^"]*"/\1"' + REDACTED + '"/g'
 AUTOSTART_SCRIPT = "/usr/local/etc/rc.d/xendomains"
-
-
-def config_path(guest_name: str) -> str:
-    """xl wants an absolute path to the config file."""
-
-    return f"{XEN_CONFIG_DIR}/{guest_name}.cfg"
 
 
 def guests_commands(names: tuple[str, ...], paths: tuple[str, ...], media: tuple[str, ...]) -> dict[str, str]:
@@ -116,12 +112,7 @@ def parse_guests_sections(sections: dict[str, Section]) -> GuestsHost:
     for key, section in sections.items():
         kind, _, path = key.partition(":")
         if kind == "file":
-            if section.rc == ABSENT:
-                files[path] = None
-            elif section.ok:
-                files[path] = section.text + "\n" if section.text else ""
-            else:
-                raise HostReadError(f"cannot read {path}: {section.text.strip()}")
+            files[path] = present_text(section, path)
         elif kind == "mode" and section.ok:
             modes[path] = section.text.strip()
         elif kind == "stat":
@@ -133,12 +124,8 @@ def parse_guests_sections(sections: dict[str, Section]) -> GuestsHost:
         elif kind == "sha256":
             media[path] = section.text.strip().lower() if section.ok else None
         elif kind == "cfgsum":
-            if section.rc == ABSENT:
-                config_sums[path] = None
-            elif section.ok:
-                config_sums[path] = section.text.strip().lower()
-            else:
-                raise HostReadError(f"cannot read {path}: {section.text.strip()}")
+            digest = present_text(section, path)
+            config_sums[path] = digest.strip().lower() if digest is not None else None
     return GuestsHost(
         domains=parse_xl_list(text("xl_list")) if xl_ok else None,
         live_configs=parse_xl_list_long(text("xl_long")) if xl_ok and text("xl_long").strip() else {},

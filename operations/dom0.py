@@ -38,7 +38,7 @@ from facts.rcfile import parse_rc_text
 from facts.ttys import ensure_tty
 from spec.schema import Dom0Spec
 
-from .files import atomic_write_commands
+from .files import write_if_changed
 from .rcfile import set_rc_values
 from .state import changes_host, forget_state, read_state, record
 
@@ -51,24 +51,6 @@ BOOT_MENU_LINE = "try-include /boot/xen.4th"
 
 def dom0_state() -> Dom0Host:
     return read_state(host, Dom0State)
-
-
-def normalised(text: str | None) -> str:
-    if not text:
-        return ""
-    return "\n".join(text.splitlines()) + "\n"
-
-
-def write_if_changed(dom0: Dom0Host, path: str, new: str, reason: str, mode: str = "644"):
-    """Yield an atomic write of ``new`` unless it equals what is there, and record it."""
-
-    old = dom0.file(path)
-    if old is not None and normalised(old) == normalised(new):
-        host.noop(f"{path} {reason}")
-        return False
-    yield from atomic_write_commands(path, new, existed=old is not None, mode=mode)
-    yield record(lambda: dom0.files.__setitem__(path, new))
-    return True
 
 
 # Pre-flight ---------------------------------------------------------------

@@ -10,7 +10,10 @@ import posixpath
 import shlex
 from io import BytesIO
 
+from pyinfra import host
 from pyinfra.api import FileUploadCommand, StringCommand
+
+from .state import record
 
 
 def staging_path(path: str) -> str:
@@ -45,3 +48,25 @@ def atomic_write_commands(path: str, content: str, existed: bool, mode: str = "6
 
     yield FileUploadCommand(BytesIO(content.encode()), staging_path(path))
     yield StringCommand(install_command(path, mode, existed, backup))
+
+
+def normalised(text: str | None) -> str:
+    if not text:
+        return ""
+    return "\n".join(text.splitlines()) + "\n"
+
+
+def write_if_changed(current, path: str, new: str, reason: str, mode: str = "644"):
+    """
+    Yield an atomic write of ``new`` unless ``current`` (a composite read with
+    a ``files`` dict) already has it, and record the new content in it.
+    Returns whether it wrote.
+    """
+
+    old = current.file(path)
+    if normalised(old) == normalised(new):
+        host.noop(f"{path} {reason}")
+        return False
+    yield from atomic_write_commands(path, new, existed=old is not None, mode=mode)
+    yield record(lambda: current.files.__setitem__(path, new))
+    return True

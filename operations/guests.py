@@ -35,7 +35,7 @@ from spec.guest import GuestSpec, size_bytes
 from spec.xlcfg import config_mode, render_xl_cfg
 
 from .drift import Drift, guest_drift
-from .files import atomic_write_commands, backup_path
+from .files import atomic_write_commands, backup_path, write_if_changed
 from .rcfile import set_rc_values
 from .state import changes_host, forget_afterwards, read_state, record
 
@@ -62,8 +62,10 @@ class GuestsRead:
         return cls(tuple(g.name for g in guests), tuple(dict.fromkeys(paths)), tuple(dict.fromkeys(media)))
 
 
-def guests_state(read: GuestsRead) -> GuestsHost:
-    return read_state(host, GuestsState, names=read.names, paths=read.paths, media=read.media)
+def guests_state(read: GuestsRead, on=None) -> GuestsHost:
+    """The composite read of this host (or of Dom0 ``on``), cached until it changes."""
+
+    return read_state(on or host, GuestsState, names=read.names, paths=read.paths, media=read.media)
 
 
 def shutdown_command(guest: GuestSpec, timeout: int) -> str:
@@ -458,14 +460,7 @@ def autostart(
         for g in guests
         if g.autostart and g.state == "running" and not not_arrived(g, current, arriving.get(g.name))
     ]
-    script = autostart_script()
-    acted = False
-    if current.file(AUTOSTART_SCRIPT) != script:
-        acted = True
-        yield from atomic_write_commands(
-            AUTOSTART_SCRIPT, script, existed=current.file(AUTOSTART_SCRIPT) is not None, mode="555",
-        )
-        yield record(lambda: current.files.__setitem__(AUTOSTART_SCRIPT, script))
+    acted = yield from write_if_changed(current, AUTOSTART_SCRIPT, autostart_script(), "is installed", mode="555")
     old = current.file(RC_CONF) or ""
     values = {
         "xendomains_enable": "YES" if names else "NO",
@@ -479,10 +474,6 @@ def autostart(
     needed = shutdown_watchdog(len(names), shutdown_timeout)
     if needed > int(existing.get("rcshutdown_timeout", DEFAULT_RCSHUTDOWN_TIMEOUT) or 0):
         values["rcshutdown_timeout"] = str(needed)
-    new = set_rc_values(old, values)
-    if new != ("\n".join(old.splitlines()) + "\n" if old else ""):
-        acted = True
-        yield from atomic_write_commands(RC_CONF, new, existed=current.file(RC_CONF) is not None)
-        yield record(lambda: current.files.__setitem__(RC_CONF, new))
-    if not acted:
+    wrote = yield from write_if_changed(current, RC_CONF, set_rc_values(old, values), "lists the autostart guests")
+    if not (acted or wrote):
         host.noop(f"autostart: {' '.join(names) or 'no guests'}")

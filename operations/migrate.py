@@ -21,13 +21,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from pyinfra import host, logger
-from pyinfra.api import FunctionCommand, StringCommand, operation
+from pyinfra.api import StringCommand, operation
 
-from facts.guests import GuestsHost, GuestsState, config_path
+from facts.guests import GuestsHost, config_path
 from spec.guest import GuestSpec
 from spec.inventory import validate_host
 
-from .state import changes_host, forget_state, read_state
+from .state import changes_host, forget_afterwards
 
 # xl renames a domain while it moves: the source keeps "<name>--migratedaway",
 # the target builds "<name>--incoming" until the transfer completes.
@@ -66,8 +66,9 @@ class Dom0:
         looked up too).
         """
 
-        read = self.read(arriving)
-        return read_state(self.host, GuestsState, names=read.names, paths=read.paths, media=read.media)
+        from .guests import guests_state
+
+        return guests_state(self.read(arriving), on=self.host)
 
 
 @dataclass(frozen=True)
@@ -203,7 +204,7 @@ def move_problems(source_host, guest: GuestSpec, source: GuestsHost, target: Dom
 
 @operation(is_idempotent=False)
 @changes_host
-def live_migrate(guest_name: str, target: Dom0, shutdown_config: bool = True):
+def live_migrate(guest_name: str, target: Dom0):
     """
     ``xl migrate`` the running guest to ``target`` (SSH transport; ``-s`` from
     ``xen_migrate_ssh``), then remove its config file here. If the migration
@@ -219,15 +220,9 @@ def live_migrate(guest_name: str, target: Dom0, shutdown_config: bool = True):
         command += ["-s", target.ssh_command]
     command += [guest_name, target.address]
     yield StringCommand(*command)
-
-    def forget_target(state, host) -> bool:
-        # The target has a new guest now: its next read must not come from the cache.
-        forget_state(target.host)
-        return True
-
-    yield FunctionCommand(forget_target, (), {})
-    if shutdown_config:
-        yield StringCommand("rm", "-f", config_path(guest_name))
+    # The target has a new guest now: its next read must not come from the cache.
+    yield forget_afterwards(target.host)
+    yield StringCommand("rm", "-f", config_path(guest_name))
 
 
 @operation()

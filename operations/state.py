@@ -76,11 +76,14 @@ def record(patch) -> FunctionCommand:
     return FunctionCommand(record_change, (), {})
 
 
-def forget_afterwards() -> FunctionCommand:
-    """A command that drops the cached read: what came before changed too much to record."""
+def forget_afterwards(other_host=None) -> FunctionCommand:
+    """
+    A command that drops the cached read of this host (or of ``other_host``):
+    what came before changed too much to record.
+    """
 
     def forget(state, host) -> bool:
-        forget_state(host)
+        forget_state(other_host or host)
         return True
 
     return FunctionCommand(forget, (), {})

@@ -2,10 +2,10 @@
 Validation of the inventory's host data: every ``xen_*`` key, once, up front.
 
 The key names are the project's public interface (see the README's host-data
-reference). ``validate_host_data`` turns pydantic's errors into plain sentences
+reference). ``validate_dom0`` turns pydantic's errors into plain sentences
 that name the host, the key and the fix.
 
-    >>> spec = validate_host_data("xen1", {"xen_bridge_members": ["igb0"]})
+    >>> spec = validate_dom0("xen1", {"xen_bridge_members": ["igb0"]})
     >>> spec.xen_dom0_mem
     '8192M'
 """
@@ -240,5 +240,3 @@ def validate_dom0(host_name: str, data: dict[str, Any]) -> Dom0Spec:
     assert spec is not None
     return spec
 
-
-validate_host_data = validate_dom0

@@ -136,8 +136,11 @@ def boot_order(guest: GuestSpec) -> str | None:
     return "dc" if guest.cdrom_attached else "c"
 
 
-def config_path(guest: GuestSpec) -> str:
-    return f"{CONFIG_DIR}/{guest.name}.cfg"
+def config_path(guest: GuestSpec | str) -> str:
+    """Where a guest's config lives (xl create wants this absolute path)."""
+
+    name = guest if isinstance(guest, str) else guest.name
+    return f"{CONFIG_DIR}/{name}.cfg"
 
 
 def config_mode(guest: GuestSpec) -> int:
