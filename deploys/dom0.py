@@ -10,6 +10,7 @@ anything on it changes. See the README for the host-data keys.
 from facts.dom0 import Dom0State
 from operations import dom0
 from operations.state import read_state
+from operations.steps import Step, run_steps
 from pyinfra import host
 
 from deploys.support import host_spec, stop_this_host
@@ -24,13 +25,18 @@ if not problems and current.under_xen and not dom0.pending_reboot_reasons(curren
 if problems:
     stop_this_host(problems, "pre-flight")
 else:
-    dom0.packages(name="Xen packages", spec=spec)
-    dom0.wired_memory(name="Wired memory limit")
-    dom0.login_class(name="login.conf memorylocked")
-    dom0.console(name="xc0 console in /etc/ttys")
-    dom0.loader_conf(name="Xen in /boot/loader.conf", spec=spec)
-    dom0.log_dir(name="/var/log/xen")
-    dom0.boot_menu(name="Xen boot menu", spec=spec)
-    dom0.rc_conf(name="xencommons and bridge in rc.conf", spec=spec)
-    dom0.xl_conf(name="xl.conf defaults", spec=spec)
-    dom0.reboot_into_xen(name="Reboot into Xen and verify", spec=spec)
+    run_steps(
+        [
+            Step(dom0.packages, "Xen packages", spec=spec),
+            Step(dom0.wired_memory, "Wired memory limit"),
+            Step(dom0.login_class, "login.conf memorylocked"),
+            Step(dom0.console, "xc0 console in /etc/ttys"),
+            Step(dom0.loader_conf, "Xen in /boot/loader.conf", spec=spec),
+            Step(dom0.log_dir, "/var/log/xen"),
+            Step(dom0.boot_menu, "Xen boot menu", spec=spec),
+            Step(dom0.rc_conf, "xencommons and bridge in rc.conf", spec=spec),
+            Step(dom0.xl_conf, "xl.conf defaults", spec=spec),
+            Step(dom0.reboot_into_xen, "Reboot into Xen and verify", spec=spec),
+        ],
+        unchanged="Dom0 matches the host data",
+    )

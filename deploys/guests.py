@@ -13,6 +13,7 @@ are left alone and reported.
 """
 
 from operations import guests, migrate
+from operations.steps import Step, run_steps
 from pyinfra import host, inventory, logger
 
 from deploys.support import host_spec, stop_this_host
@@ -43,36 +44,45 @@ else:
     for name in guests.unmanaged_guests(declared, current):
         if name not in moving and migrate.base_name(name) == name:
             host.log_styled(f"guest {name} runs here but is not declared: left alone (unmanaged)", log_func=logger.warning)
+    steps = []
     for guest_name, target in moves:
-        migrate.log_move(guest_name, host.name, target.name)
-        migrate.live_migrate(name=f"{guest_name}: migrate to {target.name}", guest_name=guest_name, target=target)
+        steps.append(Step(migrate.live_migrate, f"{guest_name}: migrate to {target.name}",
+                          guest_name=guest_name, target=target))
     moved_away = [
         name for name in current.config_names
         if fleet.declared(host.name, name) is None and fleet.owner(name) is not None
         and current.domain(name) is None and name not in moving
     ]
-    migrate.forget_moved_configs(name="Configs of guests that moved away", names=moved_away)
+    steps.append(Step(migrate.forget_moved_configs, "Configs of guests that moved away", names=moved_away))
     for guest in declared:
         if guest.state == "absent":
-            guests.remove(name=f"{guest.name}: absent", guest=guest, read=read, shutdown_timeout=spec.xen_shutdown_timeout)
+            steps.append(Step(guests.remove, f"{guest.name}: absent", guest=guest, read=read,
+                              shutdown_timeout=spec.xen_shutdown_timeout))
             continue
         source = arriving.get(guest.name)
-        guests.disks(name=f"{guest.name}: disks", guest=guest, read=read, arriving_from=source)
-        guests.install_media(name=f"{guest.name}: install medium", guest=guest, read=read)
-        guests.config(name=f"{guest.name}: xl config", guest=guest, read=read, arriving_from=source)
-        guests.power(
-            name=f"{guest.name}: {guest.state}",
-            guest=guest,
-            read=read,
-            restart_on_change=spec.xen_restart_on_change,
-            shutdown_timeout=spec.xen_shutdown_timeout,
-            arriving_from=source,
-        )
-    guests.autostart(
-        name="Guests autostart at boot",
+        steps += [
+            Step(guests.disks, f"{guest.name}: disks", guest=guest, read=read, arriving_from=source),
+            Step(guests.install_media, f"{guest.name}: install medium", guest=guest, read=read),
+            Step(guests.config, f"{guest.name}: xl config", guest=guest, read=read, arriving_from=source),
+            Step(
+                guests.power,
+                f"{guest.name}: {guest.state}",
+                guest=guest,
+                read=read,
+                restart_on_change=spec.xen_restart_on_change,
+                shutdown_timeout=spec.xen_shutdown_timeout,
+                arriving_from=source,
+            ),
+        ]
+    steps.append(Step(
+        guests.autostart,
+        "Guests autostart at boot",
         guests=declared,
         read=read,
         delay=spec.xen_autostart_delay,
         shutdown_timeout=spec.xen_shutdown_timeout,
         arriving=arriving,
-    )
+    ))
+    for guest_name, target in moves:
+        migrate.log_move(guest_name, host.name, target.name)
+    run_steps(steps, unchanged=f"Guests match their declarations ({len(declared)})")

@@ -19,7 +19,6 @@ from time import monotonic
 from gevent import sleep
 from pyinfra import host, logger
 from pyinfra.api import FunctionCommand, StringCommand, operation
-from pyinfra.context import ctx_state
 
 from facts.dom0 import (
     LOADER_CONF,
@@ -41,6 +40,7 @@ from spec.schema import Dom0Spec
 from .files import write_if_changed
 from .rcfile import set_rc_values
 from .state import changes_host, forget_state, read_state, record
+from .steps import announce, noop, warn
 
 # sysctl(8) reads -1 back as the unsigned maximum for u_long oids such as
 # vm.max_user_wired; both mean "no limit".
@@ -139,7 +139,7 @@ def packages(spec: Dom0Spec):
     missing = [name for name in spec.release.packages if name not in dom0.packages]
     if not missing:
         installed = ", ".join(f"{n}-{dom0.packages[n]}" for n in spec.release.packages)
-        host.noop(f"Xen packages are installed: {installed}")
+        noop(f"Xen packages are installed: {installed}")
         return
     yield StringCommand("pkg", "install", "-y", *missing)
 
@@ -169,7 +169,7 @@ def wired_memory():
     new = set_rc_values(dom0.file(SYSCTL_CONF) or "", {name: "-1"}, remove=obsolete, quote=False)
     wrote = yield from write_if_changed(dom0, SYSCTL_CONF, new, f"already sets {name}=-1")
     if not changed and not wrote:
-        host.noop(f"{name} is -1 now and at boot")
+        noop(f"{name} is -1 now and at boot")
 
 
 @operation()
@@ -192,7 +192,7 @@ def login_class():
         yield StringCommand("cap_mkdb", LOGIN_CONF)
         yield record(lambda: setattr(dom0, "login_db_fresh", True))
     else:
-        host.noop(f"{LOGIN_CONF}.db is up to date")
+        noop(f"{LOGIN_CONF}.db is up to date")
 
 
 def console_line(freebsd_major: int) -> str:
@@ -254,7 +254,7 @@ def log_dir():
 
     dom0 = dom0_state()
     if dom0.log_dir == ("Directory", "755"):
-        host.noop(f"{XEN_LOG_DIR} is a 0755 directory")
+        noop(f"{XEN_LOG_DIR} is a 0755 directory")
         return
     yield StringCommand("mkdir", "-p", XEN_LOG_DIR)
     yield StringCommand("chmod", "755", XEN_LOG_DIR)
@@ -273,13 +273,13 @@ def boot_menu(spec: Dom0Spec):
     """
 
     if not spec.release.ships_boot_menu:
-        host.noop(f"{spec.release.label} ships no boot menu entry (/boot/xen.4th)")
+        noop(f"{spec.release.label} ships no boot menu entry (/boot/xen.4th)")
         return
     dom0 = dom0_state()
     old = dom0.file(MENU_RC_LOCAL)
     lines = (old or "").splitlines()
     if BOOT_MENU_LINE in (line.strip() for line in lines):
-        host.noop(f"{MENU_RC_LOCAL} includes /boot/xen.4th")
+        noop(f"{MENU_RC_LOCAL} includes /boot/xen.4th")
         return
     new = "\n".join([*lines, BOOT_MENU_LINE]) + "\n"
     yield from write_if_changed(dom0, MENU_RC_LOCAL, new, "includes /boot/xen.4th")
@@ -487,22 +487,13 @@ def reboot_into_xen(spec: Dom0Spec, delay: int = 2, reboot_timeout: int = 900):
     dom0 = dom0_state()
     reasons = pending_reboot_reasons(dom0, spec)
     if not reasons:
-        host.noop(f"Xen {dom0.xen_info.get('xen_version') if dom0.xen_info else ''} runs as configured")
+        noop(f"Xen {dom0.xen_info.get('xen_version') if dom0.xen_info else ''} runs as configured")
         return
     if not spec.xen_reboot:
-        run = ctx_state.get()
-        if run.is_executing != run.check_for_changes:
-            # Said once per run: when changes are worked out (so --dry shows it),
-            # or at execution when pyinfra -y skips that step.
-            host.log_styled(
-                "REBOOT PENDING (xen_reboot is False): " + "; ".join(reasons),
-                fg="yellow",
-                log_func=logger.warning,
-            )
-        host.noop("reboot pending: " + "; ".join(reasons))
+        warn("REBOOT PENDING (xen_reboot is False): " + "; ".join(reasons))
+        noop("reboot pending: " + "; ".join(reasons))
         return
-    if ctx_state.get().is_executing:
-        host.log_styled("rebooting: " + "; ".join(reasons), fg="blue", log_func=logger.info)
+    announce("rebooting: " + "; ".join(reasons))
     yield from reboot_commands(delay, reboot_timeout)
     yield verify_after_boot(spec)
 

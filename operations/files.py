@@ -10,10 +10,10 @@ import posixpath
 import shlex
 from io import BytesIO
 
-from pyinfra import host
 from pyinfra.api import FileUploadCommand, StringCommand
 
 from .state import record
+from .steps import noop
 
 
 def staging_path(path: str) -> str:
@@ -65,7 +65,7 @@ def write_if_changed(current, path: str, new: str, reason: str, mode: str = "644
 
     old = current.file(path)
     if normalised(old) == normalised(new):
-        host.noop(f"{path} {reason}")
+        noop(f"{path} {reason}")
         return False
     yield from atomic_write_commands(path, new, existed=old is not None, mode=mode)
     yield record(lambda: current.files.__setitem__(path, new))

@@ -22,7 +22,7 @@ import shlex
 from dataclasses import dataclass
 from importlib import resources
 
-from pyinfra import host, logger
+from pyinfra import host
 from pyinfra.api import StringCommand, operation
 from pyinfra.context import ctx_state
 
@@ -38,6 +38,7 @@ from .drift import Drift, guest_drift
 from .files import atomic_write_commands, backup_path, write_if_changed
 from .rcfile import set_rc_values
 from .state import changes_host, forget_afterwards, read_state, record
+from .steps import announce, noop, warn
 
 
 @dataclass(frozen=True)
@@ -172,7 +173,7 @@ def disks(guest: GuestSpec, read: GuestsRead, arriving_from: str | None = None):
     """
 
     if arriving_from is not None:
-        host.noop(f"guest {guest.name} runs on {arriving_from}: its disks come with it (shared storage)")
+        noop(f"guest {guest.name} runs on {arriving_from}: its disks come with it (shared storage)")
         return
     current = guests_state(read)
     acted = False
@@ -199,7 +200,7 @@ def disks(guest: GuestSpec, read: GuestsRead, arriving_from: str | None = None):
                 grown = PathInfo("Regular File", size_bytes(disk.size))
                 yield record(lambda path=disk.file, grown=grown: current.paths.__setitem__(path, grown))
     if not acted:
-        host.noop(f"guest {guest.name}: disks exist with their declared sizes")
+        noop(f"guest {guest.name}: disks exist with their declared sizes")
 
 
 def fetch_command(url: str, path: str, sha256: str | None) -> str:
@@ -233,15 +234,15 @@ def install_media(guest: GuestSpec, read: GuestsRead):
 
     cdrom = guest.cdrom
     if cdrom is None or guest.installed:
-        host.noop(f"guest {guest.name}: no install medium needed")
+        noop(f"guest {guest.name}: no install medium needed")
         return
     current = guests_state(read)
     present = current.media_sha256.get(cdrom.path)
     if present is not None and (not cdrom.sha256 or present == cdrom.sha256.lower()):
-        host.noop(f"guest {guest.name}: {cdrom.path} is present" + (" and verified" if cdrom.sha256 else ""))
+        noop(f"guest {guest.name}: {cdrom.path} is present" + (" and verified" if cdrom.sha256 else ""))
         return
     if not cdrom.url:
-        host.noop(f"guest {guest.name}: {cdrom.path} is missing and has no url")
+        noop(f"guest {guest.name}: {cdrom.path} is missing and has no url")
         return
     yield StringCommand(fetch_command(cdrom.url, cdrom.path, cdrom.sha256.lower() if cdrom.sha256 else None))
     if cdrom.sha256:
@@ -278,7 +279,7 @@ def config(guest: GuestSpec, read: GuestsRead, arriving_from: str | None = None)
 
     current = guests_state(read)
     if not_arrived(guest, current, arriving_from):
-        host.noop(f"guest {guest.name} did not arrive from {arriving_from}: its config is not written here")
+        noop(f"guest {guest.name} did not arrive from {arriving_from}: its config is not written here")
         return
     path = config_path(guest.name)
     present = current.config_sha256.get(path)
@@ -287,7 +288,7 @@ def config(guest: GuestSpec, read: GuestsRead, arriving_from: str | None = None)
     mode = format(config_mode(guest), "o")
     if present == digest:
         if current.modes.get(path) == mode:
-            host.noop(f"guest {guest.name}: {path} is up to date")
+            noop(f"guest {guest.name}: {path} is up to date")
             return
         yield StringCommand("chmod", mode, path)
     else:
@@ -302,10 +303,6 @@ def config(guest: GuestSpec, read: GuestsRead, arriving_from: str | None = None)
 
 
 # Power state and drift ---------------------------------------------------------------
-
-
-def report(message: str, colour: str = "yellow") -> None:
-    host.log_styled(message, fg=colour, log_func=logger.warning)
 
 
 @operation(is_idempotent=False)
@@ -335,14 +332,14 @@ def power(
     domain = current.domain(guest.name)
     if guest.state == "stopped":
         if domain is None:
-            host.noop(f"guest {guest.name} is stopped")
+            noop(f"guest {guest.name} is stopped")
             return
         yield StringCommand(shutdown_command(guest, shutdown_timeout))
         yield record(lambda: current.domains.remove(domain))
         return
     if domain is None:
         if arriving_from is not None:
-            host.noop(f"guest {guest.name} runs on {arriving_from}: it arrives by live migration, not by xl create")
+            noop(f"guest {guest.name} runs on {arriving_from}: it arrives by live migration, not by xl create")
             return
         yield StringCommand(create_command(guest))
         # Its domid and live config are unknown until read; what later operations
@@ -352,11 +349,11 @@ def power(
         return
     drift: Drift = guest_drift(guest, domain, current.live_configs.get(guest.name), host.name)
     if drift.empty:
-        host.noop(f"guest {guest.name} is running as declared")
+        noop(f"guest {guest.name} is running as declared")
         return
     if drift.needs_restart and (restart_on_change or guest.restart_on_change or drift.install_finished):
         why = "installation finished, booting from disk" if drift.install_finished else "; ".join(drift.restart)
-        host.log_styled(f"restarting guest {guest.name}: {why}", fg="blue", log_func=logger.info)
+        announce(f"restarting guest {guest.name}: {why}")
         yield StringCommand(shutdown_command(guest, shutdown_timeout))
         yield StringCommand(create_command(guest))
         yield forget_afterwards()
@@ -371,12 +368,12 @@ def power(
         )
         yield record(lambda: current.domains.__setitem__(current.domains.index(domain), resized))
     if drift.needs_restart:
-        report(
+        warn(
             f"guest {guest.name} awaits a restart to apply: {'; '.join(drift.restart)} "
             '(set "restart_on_change": True to let the deploy restart it)',
         )
         if not drift.live:
-            host.noop(f"guest {guest.name}: restart pending")
+            noop(f"guest {guest.name}: restart pending")
 
 
 @operation()
@@ -412,7 +409,7 @@ def remove(guest: GuestSpec, read: GuestsRead, shutdown_timeout: int = 120):
                 yield StringCommand("rm", "-f", disk.file)
     if not acted:
         kept = "" if guest.destroy_disks else " (its disks are kept)"
-        host.noop(f"guest {guest.name} is absent{kept}")
+        noop(f"guest {guest.name} is absent{kept}")
 
 
 # Autostart ----------------------------------------------------------------------------
@@ -476,4 +473,4 @@ def autostart(
         values["rcshutdown_timeout"] = str(needed)
     wrote = yield from write_if_changed(current, RC_CONF, set_rc_values(old, values), "lists the autostart guests")
     if not (acted or wrote):
-        host.noop(f"autostart: {' '.join(names) or 'no guests'}")
+        noop(f"autostart: {' '.join(names) or 'no guests'}")

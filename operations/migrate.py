@@ -28,6 +28,7 @@ from spec.guest import GuestSpec
 from spec.inventory import validate_host
 
 from .state import changes_host, forget_afterwards
+from .steps import noop
 
 # xl renames a domain while it moves: the source keeps "<name>--migratedaway",
 # the target builds "<name>--incoming" until the transfer completes.
@@ -238,7 +239,7 @@ def forget_moved_configs(names: list[str]):
     """
 
     if not names:
-        host.noop("no configs of guests that moved away")
+        noop("no configs of guests that moved away")
         return
     for name in names:
         yield StringCommand("rm", "-f", config_path(name))

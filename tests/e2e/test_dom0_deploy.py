@@ -175,3 +175,13 @@ def test_second_run_changes_nothing_and_reboots_nothing(fleet, first, second):
     results = second.results()
     assert results["Grand total"][1] == 0
     assert {name: host.sim_state()["boot_count"] for name, host in fleet.hosts.items()} == boots
+    # one operation per converged host, not one per step (see operations/steps.py)
+    assert results == {"Dom0 matches the host data": (0, 0, len(GOOD)), "Grand total": (0, 0, len(GOOD))}
+
+
+def test_converged_run_still_says_what_each_step_found(fleet, second, inventory):
+    verbose = pyinfra(inventory, "deploys/dom0.py", "-v")
+    for line in ["Xen packages are installed: xen-kernel", "/etc/ttys has the xc0 console",
+                 "/var/log/xen is a 0755 directory", "runs as configured"]:
+        hosts = {m for m in re.findall(r"\[([^\]]+)\]\s+noop: [^\n]*" + re.escape(line), verbose.output)}
+        assert hosts == {host_name(v) for v in GOOD}, (line, verbose.output[-3000:])

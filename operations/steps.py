@@ -1,0 +1,159 @@
+"""
+A deploy's operations as a list of steps, called as pyinfra operations only when
+one of them has something to do on the host.
+
+Each call of a pyinfra operation costs pyinfra far more than our operations'
+own work: it parses the global arguments and walks the call stack to order the
+operation, looking every frame's module up in ``sys.modules``. A converged Dom0
+would pay that ten times, a Dom0 with fifty guests two hundred times, to learn
+that nothing changes. So the steps are first tried against the cached read
+(the operations' own code, with their messages held back); when none of them
+would yield a command, the host gets one ``unchanged`` operation that repeats
+what they said. Otherwise every step runs as its own operation, as written.
+
+    from operations.steps import Step, run_steps
+    run_steps(
+        [Step(dom0.packages, "Xen packages", spec=spec), Step(dom0.log_dir, "/var/log/xen")],
+        unchanged="Dom0 matches the host data",
+    )
+
+Operations report through ``noop``, ``warn`` and ``announce`` here rather than
+``host.noop``/``host.log``, so that a trial run says nothing twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+from pyinfra import host, logger
+from pyinfra.api import operation
+from pyinfra.context import ctx_state
+
+from .state import _real
+
+# What each host's operations said during a trial run, kept per host because
+# pyinfra prepares hosts concurrently in greenlets.
+_trials: dict[Any, list[tuple[str, str]]] = {}
+
+NOOP = "noop"
+WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class Step:
+    """A pyinfra operation, the name it runs under and its arguments."""
+
+    operation: Callable
+    name: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def __init__(self, operation: Callable, name: str, **kwargs: Any):
+        object.__setattr__(self, "operation", operation)
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "kwargs", kwargs)
+
+    def run(self) -> None:
+        self.operation(name=self.name, **self.kwargs)
+
+    def would_change(self, said: list[tuple[str, str]]) -> bool:
+        """Whether the operation would yield a command now; what it says instead goes to ``said``."""
+
+        me = _real(host)
+        _trials[me] = said
+        commands = self.operation._inner(**self.kwargs)
+        try:
+            for _ in commands:
+                return True
+            return False
+        finally:
+            commands.close()
+            del _trials[me]
+
+
+def trial(steps: Sequence[Step]) -> list[tuple[str, str]] | None:
+    """What the steps say when none would change the host, or None when one would."""
+
+    said: list[tuple[str, str]] = []
+    for step in steps:
+        if step.would_change(said):
+            return None
+    return said
+
+
+def run_steps(steps: Sequence[Step], unchanged: str) -> None:
+    """
+    Call every step as an operation if any has something to do, otherwise one
+    operation named ``unchanged`` that reports what each step found.
+    """
+
+    said = trial(steps)
+    if said is None:
+        for step in steps:
+            step.run()
+    else:
+        nothing_to_do(name=unchanged, said=said)
+
+
+@operation()
+def nothing_to_do(said: list[tuple[str, str]]):
+    """
+    Report, as one operation, what each step of a converged host found (the
+    noops at ``-v``, warnings always).
+
+    .. code:: python
+
+        nothing_to_do(name="Dom0 matches the host data", said=[("noop", "/var/log/xen is a 0755 directory")])
+    """
+
+    for kind, message in said:
+        if kind == NOOP:
+            noop(message)
+        else:
+            warn(message)
+    return
+    yield
+
+
+# Messages from operations ----------------------------------------------------------------
+
+
+def _trial_of_this_host() -> list[tuple[str, str]] | None:
+    return _trials.get(_real(host))
+
+
+def noop(reason: str) -> None:
+    """``host.noop``, held back during a trial run."""
+
+    said = _trial_of_this_host()
+    if said is not None:
+        said.append((NOOP, reason))
+    else:
+        host.noop(reason)
+
+
+def warn(message: str, colour: str = "yellow") -> None:
+    """
+    A warning that goes with a noop (a reboot or a restart left pending), said
+    once per run: pyinfra runs an operation's code when it works out changes
+    (so ``--dry`` shows it) and again when it executes, unless ``-y`` skipped the
+    first.
+    """
+
+    said = _trial_of_this_host()
+    if said is not None:
+        said.append((WARNING, message))
+        return
+    run = ctx_state.get()
+    if run.is_executing != run.check_for_changes:
+        host.log_styled(message, fg=colour, log_func=logger.warning)
+
+
+def announce(message: str) -> None:
+    """
+    What an operation is about to do, said with its commands. A trial run stops
+    at the first command, and the operation then runs for real: it is said then.
+    """
+
+    if _trial_of_this_host() is None and ctx_state.get().is_executing:
+        host.log_styled(message, fg="blue", log_func=logger.info)
