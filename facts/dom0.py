@@ -37,6 +37,7 @@ DMESG_BOOT = "/var/run/dmesg.boot"
 WATCHED_FILES = (LOADER_CONF, RC_CONF, SYSCTL_CONF, LOGIN_CONF, TTYS, XL_CONF, MENU_RC_LOCAL)
 
 SYSCTLS = (
+    "kern.osrelease",  # what uname -r prints
     "hw.machine_arch",
     "hw.ncpu",
     "hw.physmem",
@@ -51,9 +52,14 @@ SYSCTLS = (
 ABSENT = 44
 
 
-# Set once at the start of the read (sections share one shell), used twice.
-VM_GUEST = 'vm_guest=$(sysctl -n kern.vm_guest 2>/dev/null)'
-NOT_UNDER_XEN = '[ "$vm_guest" = xen ] ||'
+# The sysctl section keeps its output in $sysctls (sections share one shell):
+# the hardware probes after it must know whether Xen runs, and asking sysctl(8)
+# again would cost a process. No other kern.vm_guest value starts with "xen".
+SYSCTL_SECTION = 'sysctls=$(sysctl -e -i ' + " ".join(SYSCTLS) + '); printf "%s\\n" "$sysctls"'
+
+
+def unless_under_xen(command: str) -> str:
+    return f'case "$sysctls" in *kern.vm_guest=xen*) ;; *) {command} ;; esac'
 
 
 def read_file_command(path: str) -> str:
@@ -63,12 +69,11 @@ def read_file_command(path: str) -> str:
 
 def dom0_commands() -> dict[str, str]:
     commands = {
-        "release": "uname -r",
-        "sysctl": "sysctl -e -i " + " ".join(SYSCTLS),
+        "sysctl": SYSCTL_SECTION,
         "packages": "pkg query '%n %v'",
         # Xen hides these from its Dom0, and pre-flight ignores them there: skip.
-        "cpu": f"{NOT_UNDER_XEN} grep -E 'Origin=|Features2=|VT-x:|SVM:' {DMESG_BOOT}",
-        "acpi": f"{NOT_UNDER_XEN} acpidump -t",
+        "cpu": unless_under_xen(f"grep -E 'Origin=|Features2=|VT-x:|SVM:' {DMESG_BOOT}"),
+        "acpi": unless_under_xen("acpidump -t"),
         "interfaces": "ifconfig -l",
         "login_db_fresh": f"test {LOGIN_CONF_DB} -nt {LOGIN_CONF}",
         "xen_kernel": f"test -f {XEN_KERNEL}",
@@ -176,7 +181,8 @@ def parse_dom0_sections(sections: dict[str, Section]) -> Dom0Host:
         section = sections.get(name)
         return bool(section and section.ok)
 
-    release = text("release").strip()
+    sysctl = parse_sysctl(text("sysctl"))
+    release = sysctl.get("kern.osrelease", "").strip()
     log_dir = None
     if ok("log_dir"):
         kind, _, mode = text("log_dir").strip().partition(" ")
@@ -186,7 +192,7 @@ def parse_dom0_sections(sections: dict[str, Section]) -> Dom0Host:
     return Dom0Host(
         release=release,
         freebsd_version=parse_freebsd_version(release) if release else None,
-        sysctl=parse_sysctl(text("sysctl")),
+        sysctl=sysctl,
         packages={
             name: version
             for name, version in parse_pkg_query(text("packages")).items()
@@ -220,7 +226,7 @@ class Dom0State(FactBase):
     """
 
     def command(self) -> str:
-        return f"{VM_GUEST}; " + composite_command(dom0_commands())
+        return composite_command(dom0_commands())
 
     def process(self, output: list[str]) -> Dom0Host:
         return parse_dom0_sections(split_sections(output))
