@@ -16,6 +16,12 @@
 TAB='	'
 SIM_LIVE=/.sim/sysctl/live
 
+# sim_line FILE -> prints the file's first line, fails when it is missing. The read is a
+# shell builtin, not cat: the tools every deploy's read runs (xl list, xl info) would
+# otherwise exec a process per field, and the simulated hosts' CPU, not the deploy,
+# would be what the benchmarks measure.
+sim_line() { _l=; { IFS= read -r _l < "$1" || [ -n "$_l" ]; } 2>/dev/null && printf '%s\n' "$_l"; }
+
 # sim_sysctl_get NAME -> prints the live value, returns 1 if the oid is unknown.
 sim_sysctl_get() {
 	/bin/busybox awk -F'\t' -v n="$1" '$1 == n { print $4; f = 1; exit } END { exit !f }' "$SIM_LIVE"

@@ -307,6 +307,13 @@ def test_pkg_repository_rules(sim_fleet):
 
     assert new.run("pkg install -y xen-tools411").returncode == 0
     assert new.run("pkg query '%n %v' xen-tools411").stdout == "xen-tools411 4.11.4_5\n"
+    # pkg-query(8): every installed package without names; a missing name fails, the rest print
+    assert new.run("pkg query '%n-%v %o [%c] %p 100%%'").stdout == (
+        "pkg-1.21.3 ports-mgmt/pkg [Package manager] /usr/local 100%\n"
+        "xen-tools411-4.11.4_5 sysutils/xen-tools411 [Xen management tools] /usr/local 100%\n")
+    res = new.run("pkg query %n nosuch xen-tools411")
+    assert (res.returncode, res.stdout) == (1, "xen-tools411\n")
+    assert new.run("pkg rquery '%n %o' xen-kernel").stdout == "xen-kernel emulators/xen-kernel\n"
     assert new.run("pkg info -e xen-tools").returncode == 1
     res = new.run("pkg install -y xen-tools")  # replaces the 4.11 tools
     assert res.returncode == 0 and "Installed packages to be REMOVED:\n\txen-tools411: 4.11.4_5" in res.stdout
@@ -374,6 +381,8 @@ def test_base_tools_behave_like_freebsd(sim_fleet):
     # stat -f
     assert sh.ok("stat -f '%Sp %Su:%Sg %HT' /etc /boot/loader.conf") == "drwxr-xr-x root:wheel Directory\n-rw-r--r-- root:wheel Regular File\n"
     assert sh.run("stat -f %Lp /var/log/xen") == (1, "", "stat: /var/log/xen: lstat: No such file or directory\n")
+    sh.ok("touch -t 202402291305.09 /etc/t.conf")
+    assert sh.ok("stat -t %Y-%m-%dT%H:%M:%S -f '%Sm %N' /etc/t.conf") == "2024-02-29T13:05:09 /etc/t.conf\n"
     # sysrc / service / rc.subr
     assert sh.ok("sysrc -n hostname; sysrc sshd_enable") == "xen1\nsshd_enable: YES\n"
     assert sh.run("sysrc -n xencommons_enable") == (1, "", "sysrc: unknown variable 'xencommons_enable'\n")
