@@ -141,7 +141,12 @@ def test_create_records_the_domain_and_its_live_config(dom0):
         assert c["c_info"]["type"] == "hvm" and c["c_info"]["uuid"] == state["uuid"]
         assert c["b_info"]["max_vcpus"] == 4 and c["b_info"]["avail_vcpus"] == [0, 1]
         assert (c["b_info"]["max_memkb"], c["b_info"]["target_memkb"]) == (2048 * 1024, 1024 * 1024)
-        assert c["b_info"]["type.hvm"]["boot"] == "dc"
+        assert c["b_info"]["type.hvm"] == {
+            "vnc": {"enable": "True", "listen": "127.0.0.1"}, "serial": "pty", "boot": "dc", "usb": "True",
+            "usbdevice_list": ["tablet"],
+        }
+        assert [c[k] for k in ("on_poweroff", "on_reboot", "on_watchdog", "on_crash")] == [
+            "destroy", "restart", "destroy", "destroy"]  # libxl's defaults: the config sets none
         assert c["disks"] == [
             {"pdev_path": "/dev/zvol/zroot/xen/web-disk0", "vdev": "hda", "backend": "phy", "format": "raw", "readwrite": 1},
             {"pdev_path": "/var/lib/xen/iso/fb.iso", "vdev": "hdc", "backend": "phy", "format": "raw",
