@@ -6,6 +6,7 @@ FreeBSD Handbook deploy (``benchmarks/handbook_dom0.py``), and
     python -m benchmarks                      # 1, 10 and 50 hosts; 1, 10, 50 guests
     python -m benchmarks --hosts 1,10 --guests 1,10
     python -m benchmarks --guests none        # skip the guests rows
+    python -m benchmarks --rtt 40             # as from a laptop: 40 ms round trips
 
 Run from the repository root, as root (the simulated hosts are chroots served
 by sshd).  For each scale and each deploy a fresh fleet of simulated FreeBSD 14
@@ -18,12 +19,16 @@ Commands are counted at the server: every simulated host's sshd runs with
 SSH exec request and one ``Starting session: subsystem 'sftp' ...`` per SFTP
 session (see benchmarks/sshdlog.py).  Nothing on the client side is patched.
 Wall time is the whole ``pyinfra`` process (start, inventory, connect, run,
-disconnect), for all hosts together.
+disconnect), for all hosts together.  On loopback a remote command costs only
+the host's work; ``--rtt`` puts a relay with that round-trip time between
+pyinfra and every host (benchmarks/latency.py), which is where the number of
+commands shows in the wall time.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import secrets
@@ -37,6 +42,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .latency import DelayedLinks
 from .sshdlog import LogCursor, Requests, count_requests
 
 REPO = Path(__file__).resolve().parent.parent
@@ -104,7 +110,7 @@ def enable_sshd_request_logging() -> None:
 class BenchFleet:
     """A fresh fleet of `count` FreeBSD 14 hosts with per-run request counting."""
 
-    def __init__(self, label: str, count: int, workdir: Path):
+    def __init__(self, label: str, count: int, workdir: Path, links: DelayedLinks | None = None):
         from simhost.fleet import Fleet
 
         enable_sshd_request_logging()
@@ -117,13 +123,19 @@ class BenchFleet:
             self.fleet.add(name, "freebsd14")
         self.fleet.start()
         self.setup_seconds = time.monotonic() - t
+        # With a round-trip time, pyinfra reaches each host through a delaying relay.
+        self.via = {}
+        if links is not None:
+            for name in self.names:
+                data = self.fleet.host_data(name)
+                self.via[name] = {"ssh_port": links.add((data["ssh_hostname"], data["ssh_port"]))}
 
     def inventory(self, data_per_host: dict, guests_per_host: int = 0) -> Path:
         """The same data on every host, plus (optionally) that many guests of its own."""
         path = self.workdir / f"inventory_{self.label}.py"
         data = {}
         for n in self.names:
-            data[n] = dict(data_per_host)
+            data[n] = {**data_per_host, **self.via.get(n, {})}
             if guests_per_host:
                 data[n]["xen_guests"] = guest_data(guests_per_host, prefix=f"{n}-")
         self.fleet.write_inventory(path, data)
@@ -209,12 +221,12 @@ def failure_reason(output: str) -> str:
 
 # -- benchmarks --------------------------------------------------------------------------
 
-def bench_dom0(scales: list[int], workdir: Path, log) -> list[Run]:
+def bench_dom0(scales: list[int], workdir: Path, log, links: DelayedLinks | None = None) -> list[Run]:
     runs = []
     for scale in scales:
         for deploy in (OURS, BASELINE):
             label = f"{DEPLOY_LABELS[deploy]}{scale}"
-            fleet = BenchFleet(label, scale, workdir)
+            fleet = BenchFleet(label, scale, workdir, links)
             log(f"{scale} host(s), {deploy}: fleet up in {fleet.setup_seconds:.1f}s")
             try:
                 inv = fleet.inventory(DOM0_DATA)
@@ -261,7 +273,7 @@ def guest_data(count: int, prefix: str = "") -> list[dict]:
     ]
 
 
-def bench_guests(guest_counts: list[int], workdir: Path, log) -> list[Run | str]:
+def bench_guests(guest_counts: list[int], workdir: Path, log, links: DelayedLinks | None = None) -> list[Run | str]:
     """One Dom0 (deployed by deploys/dom0.py), then guests.py with 1, 10, 50 guests: the
     first run creates them, the converged run is measured."""
     results: list[Run | str] = []
@@ -269,7 +281,7 @@ def bench_guests(guest_counts: list[int], workdir: Path, log) -> list[Run | str]
         return results
     if not (REPO / GUESTS).exists():
         return [f"n/a ({GUESTS} does not exist)"]
-    fleet = BenchFleet("guests", 1, workdir)
+    fleet = BenchFleet("guests", 1, workdir, links)
     try:
         inv = fleet.inventory(DOM0_DATA)
         r = fleet.run(inv, OURS, 1, "first")
@@ -296,11 +308,11 @@ def bench_guests(guest_counts: list[int], workdir: Path, log) -> list[Run | str]
 FLEET_GUESTS = 3
 
 
-def bench_fleet(scales: list[int], workdir: Path, log) -> list[Run]:
+def bench_fleet(scales: list[int], workdir: Path, log, links: DelayedLinks | None = None) -> list[Run]:
     """1, 10, 50 Dom0s with FLEET_GUESTS guests each, guests.py on all of them in one run."""
     results: list[Run] = []
     for scale in scales:
-        fleet = BenchFleet(f"fleet{scale}", scale, workdir)
+        fleet = BenchFleet(f"fleet{scale}", scale, workdir, links)
         try:
             dom0 = fleet.run(fleet.inventory(DOM0_DATA), OURS, scale, "setup")
             if not dom0.ok:
@@ -415,6 +427,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="comma-separated guests per host for deploys/guests.py (default 1,10,50; 'none' to skip)")
     parser.add_argument("--no-fleet", dest="fleet", action="store_false",
                         help="skip the fleet rows (guests.py on --hosts Dom0s with 3 guests each)")
+    parser.add_argument("--rtt", type=float, default=0, metavar="MS",
+                        help="round-trip time added to every SSH connection, as from a laptop to a data centre "
+                             "(default 0: loopback)")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (inventories, failed runs' output)")
     args = parser.parse_args(argv)
 
@@ -428,12 +443,17 @@ def main(argv: list[str] | None = None) -> int:
     log = lambda msg: print(f"bench: {msg}", file=sys.stderr, flush=True)
 
     start = time.monotonic()
-    dom0_runs = bench_dom0(args.hosts, workdir, log)
-    guest_results = bench_guests(args.guests, workdir, log)
-    fleet_runs = bench_fleet(args.hosts if args.fleet else [], workdir, log)
+    with contextlib.ExitStack() as stack:
+        links = stack.enter_context(DelayedLinks(args.rtt)) if args.rtt else None
+        dom0_runs = bench_dom0(args.hosts, workdir, log, links)
+        guest_results = bench_guests(args.guests, workdir, log, links)
+        fleet_runs = bench_fleet(args.hosts if args.fleet else [], workdir, log, links)
     total = time.monotonic() - start
 
-    reports = [report_dom0(dom0_runs) if dom0_runs else "", report_guests(guest_results), report_fleet(fleet_runs)]
+    network = (f"every SSH connection through a relay adding {args.rtt:g} ms of round-trip time (benchmarks/latency.py)"
+               if args.rtt else "loopback (no network latency)")
+    reports = [f"Network: {network}", report_dom0(dom0_runs) if dom0_runs else "", report_guests(guest_results),
+               report_fleet(fleet_runs)]
     print("\n\n".join(r for r in reports if r))
     print(f"\ntotal benchmark time {total:.0f}s on {os.cpu_count()} CPU(s); work dir {workdir}")
     failed = any(not r.ok for r in [*dom0_runs, *fleet_runs])

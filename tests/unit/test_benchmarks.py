@@ -159,3 +159,61 @@ def test_a_failed_run_is_a_row_with_a_numbered_note():
     text = bench.report_dom0(runs)
     assert "FAILED 1/2 [1]" in text
     assert "[1] 2 hosts, ours, first run: failed on xen2; last message: Reboot into Xen and verify: boom" in text
+
+
+# -- the delaying relay (benchmarks/latency.py) -------------------------------------------------
+
+def echo_server():
+    """A TCP server on loopback that echoes until the client half-closes, then closes."""
+
+    import socket
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve():
+        conn, _ = listener.accept()
+        with conn:
+            while data := conn.recv(65536):
+                conn.sendall(data)
+
+    threading.Thread(target=serve, daemon=True).start()
+    return listener, listener.getsockname()
+
+
+def test_relay_delays_each_round_trip_and_keeps_the_bytes_in_order():
+    import socket
+    import time
+
+    from benchmarks.latency import DelayedLinks
+
+    listener, target = echo_server()
+    payload = bytes(range(256)) * 4096  # 1 MiB
+    with DelayedLinks(rtt_ms=80) as links, listener:
+        port = links.add(target)
+        with socket.create_connection(("127.0.0.1", port)) as client:
+            start = time.monotonic()
+            client.sendall(b"ping")
+            assert client.recv(4) == b"ping"
+            round_trip = time.monotonic() - start
+            client.sendall(payload)
+            client.shutdown(socket.SHUT_WR)  # the half-close travels too: the server then closes
+            received = bytearray()
+            while chunk := client.recv(65536):
+                received += chunk
+    assert round_trip >= 0.08  # never faster than the link; no upper bound: machines differ
+    assert bytes(received) == payload
+
+
+def test_relay_to_a_closed_port_closes_the_connection():
+    import socket
+
+    from benchmarks.latency import DelayedLinks
+
+    unused = socket.create_server(("127.0.0.1", 0))
+    target = unused.getsockname()
+    unused.close()
+    with DelayedLinks(rtt_ms=10) as links:
+        with socket.create_connection(("127.0.0.1", links.add(target))) as client:
+            client.settimeout(5)
+            assert client.recv(1) == b""
