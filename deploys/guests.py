@@ -85,4 +85,4 @@ else:
     ))
     for guest_name, target in moves:
         migrate.log_move(guest_name, host.name, target.name)
-    run_steps(steps, unchanged=f"Guests match their declarations ({len(declared)})")
+    run_steps(steps, unchanged="Guests match their declarations")
