@@ -443,8 +443,7 @@ def main(argv: list[str] | None = None) -> int:
     log = lambda msg: print(f"bench: {msg}", file=sys.stderr, flush=True)
 
     start = time.monotonic()
-    with contextlib.ExitStack() as stack:
-        links = stack.enter_context(DelayedLinks(args.rtt)) if args.rtt else None
+    with DelayedLinks(args.rtt) if args.rtt else contextlib.nullcontext() as links:
         dom0_runs = bench_dom0(args.hosts, workdir, log, links)
         guest_results = bench_guests(args.guests, workdir, log, links)
         fleet_runs = bench_fleet(args.hosts if args.fleet else [], workdir, log, links)

@@ -23,7 +23,7 @@ from pyinfra.context import ContextObject, ctx_host, ctx_state
 _cache: "WeakKeyDictionary[Any, dict[Any, Any]]" = WeakKeyDictionary()
 
 
-def _real(host):
+def real_host(host):
     """The Host object itself, not pyinfra's context proxy (weakrefs need it)."""
 
     return host._get_module() if isinstance(host, ContextObject) else host
@@ -32,7 +32,7 @@ def _real(host):
 def read_state(host, fact_cls, **kwargs):
     """The fact's value, read from the host once until something changes it."""
 
-    host = _real(host)
+    host = real_host(host)
     per_host = _cache.setdefault(host, {})
     key = (fact_cls, tuple(sorted(kwargs.items())))
     if key not in per_host:
@@ -41,7 +41,7 @@ def read_state(host, fact_cls, **kwargs):
 
 
 def forget_state(host) -> None:
-    _cache.pop(_real(host), None)
+    _cache.pop(real_host(host), None)
 
 
 def changes_host(func):

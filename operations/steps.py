@@ -23,14 +23,13 @@ Operations report through ``noop``, ``warn`` and ``announce`` here rather than
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 from pyinfra import host, logger
 from pyinfra.api import operation
 from pyinfra.context import ctx_state
 
-from .state import _real
+from .state import real_host
 
 # What each host's operations said during a trial run, kept per host because
 # pyinfra prepares hosts concurrently in greenlets.
@@ -40,18 +39,13 @@ NOOP = "noop"
 WARNING = "warning"
 
 
-@dataclass(frozen=True)
 class Step:
     """A pyinfra operation, the name it runs under and its arguments."""
 
-    operation: Callable
-    name: str
-    kwargs: dict[str, Any] = field(default_factory=dict)
-
     def __init__(self, operation: Callable, name: str, **kwargs: Any):
-        object.__setattr__(self, "operation", operation)
-        object.__setattr__(self, "name", name)
-        object.__setattr__(self, "kwargs", kwargs)
+        self.operation = operation
+        self.name = name
+        self.kwargs = kwargs
 
     def run(self) -> None:
         self.operation(name=self.name, **self.kwargs)
@@ -59,7 +53,7 @@ class Step:
     def would_change(self, said: list[tuple[str, str]]) -> bool:
         """Whether the operation would yield a command now; what it says instead goes to ``said``."""
 
-        me = _real(host)
+        me = real_host(host)
         _trials[me] = said
         commands = self.operation._inner(**self.kwargs)
         try:
@@ -119,7 +113,7 @@ def nothing_to_do(said: list[tuple[str, str]]):
 
 
 def _trial_of_this_host() -> list[tuple[str, str]] | None:
-    return _trials.get(_real(host))
+    return _trials.get(real_host(host))
 
 
 def noop(reason: str) -> None:

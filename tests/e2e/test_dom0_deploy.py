@@ -183,5 +183,5 @@ def test_converged_run_still_says_what_each_step_found(fleet, second, inventory)
     verbose = pyinfra(inventory, "deploys/dom0.py", "-v")
     for line in ["Xen packages are installed: xen-kernel", "/etc/ttys has the xc0 console",
                  "/var/log/xen is a 0755 directory", "runs as configured"]:
-        hosts = {m for m in re.findall(r"\[([^\]]+)\]\s+noop: [^\n]*" + re.escape(line), verbose.output)}
+        hosts = set(re.findall(r"\[([^\]]+)\]\s+noop: [^\n]*" + re.escape(line), verbose.output))
         assert hosts == {host_name(v) for v in GOOD}, (line, verbose.output[-3000:])
