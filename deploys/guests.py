@@ -44,10 +44,14 @@ else:
     for name in guests.unmanaged_guests(declared, current):
         if name not in moving and migrate.base_name(name) == name:
             host.log_styled(f"guest {name} runs here but is not declared: left alone (unmanaged)", log_func=logger.warning)
-    steps = []
     for guest_name, target in moves:
-        steps.append(Step(migrate.live_migrate, f"{guest_name}: migrate to {target.name}",
-                          guest_name=guest_name, target=target))
+        migrate.log_move(guest_name, host.name, target.name)
+        migrate.live_migrate(name=f"{guest_name}: migrate to {target.name}", guest_name=guest_name, target=target)
+    if moves or arriving:
+        # Called from this one line by every Dom0 that sends or receives a guest:
+        # see migrate.migrations_finished for why.
+        migrate.migrations_finished(name="Migrations between Dom0s finished")
+    steps = []
     moved_away = [
         name for name in current.config_names
         if fleet.declared(host.name, name) is None and fleet.owner(name) is not None
@@ -83,6 +87,4 @@ else:
         shutdown_timeout=spec.xen_shutdown_timeout,
         arriving=arriving,
     ))
-    for guest_name, target in moves:
-        migrate.log_move(guest_name, host.name, target.name)
     run_steps(steps, unchanged="Guests match their declarations")

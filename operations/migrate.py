@@ -227,6 +227,31 @@ def live_migrate(guest_name: str, target: Dom0):
 
 
 @operation()
+def migrations_finished():
+    """
+    The point every Dom0 taking part in this run's migrations passes together.
+    pyinfra orders each host's operations by call order, and operations called
+    from the same line (and the same loop pass) on several hosts are one step of
+    that order. Without this, a target's config and autostart operations for an
+    arriving guest could come before the source's ``xl migrate`` when the source
+    sends several guests (evacuating a Dom0), and find the guest not arrived yet.
+    Called from one line after the migrations, on every sender and receiver, it
+    puts all of them before anything that expects their guests.
+
+    .. code:: python
+
+        for guest_name, target in moves:
+            migrate.live_migrate(guest_name=guest_name, target=target)
+        if moves or arriving:
+            migrate.migrations_finished()
+    """
+
+    noop("every migration of this run has finished")
+    return
+    yield
+
+
+@operation()
 @changes_host
 def forget_moved_configs(names: list[str]):
     """

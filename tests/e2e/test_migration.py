@@ -171,3 +171,21 @@ def test_6_an_interrupted_migration_leaves_one_guest_and_a_rerun_converges(fleet
     assert not any("--" in name for host in fleet.hosts.values() for name in host.sim_state()["domains"])
     converge(fleet, {"xen2": [shared_guest()]})
     assert list(where(fleet)) == ["xen2"]
+
+
+def test_7_evacuating_a_dom0_moves_every_guest_in_one_run(fleet):
+    # Four guests leave xen1 at once and xen2 declares them in the opposite
+    # order: every migration must still come before xen2 writes their configs.
+    names = ["ev1", "ev2", "ev3", "ev4"]
+    guests = [shared_guest(name, memory=128, vifs=[{"bridge": "bridge0", "mac": f"00:16:3e:00:20:0{i}"}])
+              for i, name in enumerate(names, 1)]
+    converge(fleet, {"xen1": guests})
+    run = converge(fleet, {"xen2": list(reversed(guests))})
+    for name in names:
+        assert f"guest {name} moves from xen1 to xen2 (live migration)" in run.output
+        assert list(where(fleet, name)) == ["xen2"]
+        assert fleet.hosts["xen2"].exists(f"/usr/local/etc/xen/{name}.cfg")
+    listed = fleet.hosts["xen2"].read("/etc/rc.conf").split('xendomains_list="')[1].split('"')[0].split()
+    assert sorted(listed) == names
+    for name in names:
+        fleet.hosts["xen2"].run(f"xl destroy {name}")
