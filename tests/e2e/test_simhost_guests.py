@@ -11,7 +11,6 @@ removes what it created.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -170,7 +169,7 @@ def test_create_records_the_domain_and_its_live_config(dom0):
 
 def test_create_reads_the_config_file_like_xl(dom0):
     host = dom0.hosts["xen1"]
-    cfg = new_guest(host, "rel")
+    new_guest(host, "rel")
     try:
         # xl opens the path as given: a relative one is relative to the working directory
         res = sh(host, "cd / && xl create rel.cfg", rc=1)
@@ -476,8 +475,8 @@ def test_truncate_and_timeout(dom0):
 
 def test_xendomains_stops_and_restarts_guests_with_the_dom0(dom0):
     host = dom0.hosts["xen1"]
-    a = new_guest(host, "auto1")
-    b = new_guest(host, "auto2")
+    new_guest(host, "auto1")
+    new_guest(host, "auto2")
     n = new_guest(host, "noauto")
     host.write("/usr/local/etc/rc.d/xendomains", (REPO / "operations/assets/xendomains").read_text(), 0o555)
     rc_conf = host.read("/etc/rc.conf")
