@@ -3,7 +3,7 @@ How a running guest differs from its declaration, and which differences can be
 applied live. Pure: compares the declaration with ``xl list``'s live memory and
 vCPUs and ``xl list -l``'s live configuration (libxl's JSON).
 
-    drift = guest_drift(spec, domain, live_json, "xen1")
+    drift = guest_drift(spec, domain, live_json)
     drift.live_commands("web")   # ["xl mem-set web 2048m"]
     drift.restart                # ["vifs: ..."]
 """
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from facts.xl import XlDomain
 from spec.guest import GuestSpec
-from spec.mac import stable_mac
+from spec.xlcfg import vif_macs
 
 # xl list rounds a domain's memory; a few MiB either way is not drift.
 MEMORY_TOLERANCE_MIB = 8
@@ -62,11 +62,8 @@ def live_disks(config: dict) -> list[tuple[str, str, bool]]:
     )
 
 
-def desired_vifs(guest: GuestSpec, host_name: str) -> list[tuple[str, str]]:
-    return [
-        (vif.bridge, (vif.mac or stable_mac(host_name, guest.name, index)).lower())
-        for index, vif in enumerate(guest.vifs)
-    ]
+def desired_vifs(guest: GuestSpec) -> list[tuple[str, str]]:
+    return [(vif.bridge, mac.lower()) for vif, mac in zip(guest.vifs, vif_macs(guest))]
 
 
 def live_vifs(config: dict) -> list[tuple[str, str]]:
@@ -77,7 +74,7 @@ def describe(items) -> str:
     return ", ".join(" ".join(str(part) for part in item if part not in (True, False)) for item in items) or "none"
 
 
-def guest_drift(guest: GuestSpec, domain: XlDomain | None, live: dict | None, host_name: str) -> Drift:
+def guest_drift(guest: GuestSpec, domain: XlDomain | None, live: dict | None) -> Drift:
     drift = Drift()
     config = (live or {}).get("config", {})
     build = config.get("b_info", {})
@@ -115,7 +112,7 @@ def guest_drift(guest: GuestSpec, domain: XlDomain | None, live: dict | None, ho
                 drift.restart.append("installed: detach the cdrom and boot from disk")
             else:
                 drift.restart.append(f"disks {describe(have)} -> {describe(want)}")
-        have_vifs, want_vifs = live_vifs(config), desired_vifs(guest, host_name)
+        have_vifs, want_vifs = live_vifs(config), desired_vifs(guest)
         if have_vifs != want_vifs:
             drift.restart.append(f"vifs {describe(have_vifs)} -> {describe(want_vifs)}")
     return drift

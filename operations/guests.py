@@ -283,7 +283,7 @@ def config(guest: GuestSpec, read: GuestsRead, arriving_from: str | None = None)
         return
     path = config_path(guest.name)
     present = current.config_sha256.get(path)
-    new = render_xl_cfg(guest, host.name)
+    new = render_xl_cfg(guest)
     digest = hashlib.sha256(new.encode()).hexdigest()
     mode = format(config_mode(guest), "o")
     if present == digest:
@@ -347,7 +347,7 @@ def power(
         started = XlDomain(guest.name, -1, guest.memory, guest.vcpus, frozenset({"blocked"}), "-b----", 0.0)
         yield record(lambda: current.domains.append(started))
         return
-    drift: Drift = guest_drift(guest, domain, current.live_configs.get(guest.name), host.name)
+    drift: Drift = guest_drift(guest, domain, current.live_configs.get(guest.name))
     if drift.empty:
         noop(f"guest {guest.name} is running as declared")
         return

@@ -15,8 +15,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .guest import GuestSpec
-from .mac import stable_mac
 from .schema import EXTRA_KEY_MODELS, InventoryError, describe_error, xen_keys
+from .xlcfg import vif_macs
 
 
 class GuestsHostSpec(BaseModel):
@@ -66,9 +66,6 @@ def validate_guests(host_name: str, data: dict[str, Any]) -> GuestsHostSpec:
     return spec
 
 
-def guest_macs(host_name: str, guest: GuestSpec) -> list[str]:
-    return [(vif.mac or stable_mac(host_name, guest.name, i)).lower() for i, vif in enumerate(guest.vifs)]
-
 
 def host_guest_problems(host_name: str, guests: list[GuestSpec]) -> list[str]:
     """Within one Dom0: guest names, disk volumes and disk files are unique."""
@@ -107,7 +104,7 @@ def fleet_problems(guests_by_host: Iterable[tuple[str, GuestsHostSpec]]) -> list
                     "to move it, remove it from one of them",
                 )
             owner_of_name.setdefault(guest.name, host_name)
-            for mac in guest_macs(host_name, guest):
+            for mac in (mac.lower() for mac in vif_macs(guest)):
                 where = f"{host_name}/{guest.name}"
                 if mac in owner_of_mac and owner_of_mac[mac] != where:
                     problems.append(f"MAC {mac} is used by both {owner_of_mac[mac]} and {where}: MACs must be unique")

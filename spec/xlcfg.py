@@ -113,18 +113,18 @@ def disk_specs(guest: GuestSpec) -> list[str]:
     return specs
 
 
-def vif_macs(guest: GuestSpec, host_name: str) -> list[str]:
-    """Each vif's MAC: the declared one, or the stable one for this host/guest/index."""
+def vif_macs(guest: GuestSpec) -> list[str]:
+    """Each vif's MAC: the declared one, or the stable one for this guest and index."""
 
-    return [vif.mac or stable_mac(host_name, guest.name, index) for index, vif in enumerate(guest.vifs)]
+    return [vif.mac or stable_mac(guest.name, index) for index, vif in enumerate(guest.vifs)]
 
 
-def vif_specs(guest: GuestSpec, host_name: str) -> list[str]:
+def vif_specs(guest: GuestSpec) -> list[str]:
     """The ``vif`` entries: explicit type, mac and bridge for each interface."""
 
     return [
         f"type=vif, mac={mac}, bridge={_spec_field(vif.bridge)}"
-        for vif, mac in zip(guest.vifs, vif_macs(guest, host_name))
+        for vif, mac in zip(guest.vifs, vif_macs(guest))
     ]
 
 
@@ -149,7 +149,7 @@ def config_mode(guest: GuestSpec) -> int:
     return 0o600 if guest.has_secrets else 0o644
 
 
-def render_xl_cfg(guest: GuestSpec, host_name: str, *, redact_secrets: bool = False) -> str:
+def render_xl_cfg(guest: GuestSpec, *, redact_secrets: bool = False) -> str:
     """The config file's text. ``redact_secrets`` masks passwords (for showing diffs)."""
 
     lines = [HEADER]
@@ -170,7 +170,7 @@ def render_xl_cfg(guest: GuestSpec, host_name: str, *, redact_secrets: bool = Fa
     boot = boot_order(guest)
     if boot is not None:
         put("boot", _quote(boot))
-    put("vif", _list([_quote(spec, "'") for spec in vif_specs(guest, host_name)]))
+    put("vif", _list([_quote(spec, "'") for spec in vif_specs(guest)]))
 
     if guest.vnc is not None:
         put("vnc", "1")

@@ -7,6 +7,7 @@ declared twice) and an interrupted migration that converges on a rerun.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import time
@@ -31,7 +32,8 @@ def shared_guest(name="web", **changes):
         "memory": 512,
         "vcpus": 1,
         "disks": [{"file": f"/shared/{name}.img", "size": "1G"}],
-        "vifs": [{"bridge": "bridge0", "mac": "00:16:3e:00:10:01" if name == "web" else "00:16:3e:00:10:02"}],
+        # web's MAC is derived from its name: it must survive the move
+        "vifs": [{"bridge": "bridge0"} if name == "web" else {"bridge": "bridge0", "mac": "00:16:3e:00:10:02"}],
         "vnc": None,
         "installed": True,
     }
@@ -74,13 +76,20 @@ def converge(fleet, placement, extra=None, deploy="deploys/guests.py") -> Run:
     assert first.returncode == 0, first.output[-4000:]
     second = pyinfra(inventory, deploy)
     assert second.changed_operations() == {}, second.output[-4000:]
+    assert "awaits a restart" not in second.output, second.output[-4000:]
     return first
+
+
+def live_macs(host, guest="web") -> list[str]:
+    [domain] = json.loads(host.run(f"xl list -l {guest}").stdout)
+    return [nic["mac"] for nic in domain["config"]["nics"]]
 
 
 def test_1_moving_the_declaration_migrates_the_running_guest(fleet):
     converge(fleet, {"xen1": [shared_guest()]})
     [(host, before)] = where(fleet).items()
     assert host == "xen1"
+    macs = live_macs(fleet.hosts["xen1"])
     run = converge(fleet, {"xen2": [shared_guest()]})
     assert "guest web moves from xen1 to xen2 (live migration)" in run.output
     [(host, after)] = where(fleet).items()
@@ -88,9 +97,10 @@ def test_1_moving_the_declaration_migrates_the_running_guest(fleet):
     assert after["uuid"] == before["uuid"]
     assert int(after["start_time"]) == int(before["start_time"])
     assert "xl create" not in run.output
+    assert live_macs(fleet.hosts["xen2"]) == macs
     xen1, xen2 = fleet.hosts["xen1"], fleet.hosts["xen2"]
     assert not xen1.exists("/usr/local/etc/xen/web.cfg")
-    assert xen2.exists("/usr/local/etc/xen/web.cfg")
+    assert f"mac={macs[0]}" in xen2.read("/usr/local/etc/xen/web.cfg")
     assert "web" not in xen1.read("/etc/rc.conf").split('xendomains_list="')[1].split('"')[0].split()
     assert 'xendomains_list="web"' in xen2.read("/etc/rc.conf")
 

@@ -18,7 +18,6 @@ from spec.guest import GuestSpec
 from spec.mac import stable_mac
 from tests.opsupport import run_op
 
-HOST = "xen1.example.org"
 ISO_SHA = "a" * 64
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "outputs"
 
@@ -68,7 +67,7 @@ def live(guest: GuestSpec, *, memory=None, cdrom=True, bridge="bridge0") -> tupl
         "b_info": {"max_vcpus": guest.maxvcpus or guest.vcpus, "max_memkb": (guest.maxmem or guest.memory) * 1024,
                    "target_memkb": guest.memory * 1024},
         "disks": disks,
-        "nics": [{"devid": 0, "mac": stable_mac(HOST, guest.name, 0), "bridge": bridge}],
+        "nics": [{"devid": 0, "mac": stable_mac(guest.name, 0), "bridge": bridge}],
     }
     domain = XlDomain(guest.name, 3, memory or guest.memory, guest.vcpus, frozenset({"blocked"}), "-b----", 5.0)
     return domain, {"domid": 3, "config": config}
@@ -178,7 +177,7 @@ def test_plan_problems_name_the_guest_and_the_fix():
 def test_running_as_declared_needs_nothing(monkeypatch):
     guest = handbook_guest()
     assert commands(guests.power, running(guest), monkeypatch, guest=guest) == []
-    assert guest_drift(guest, *live(guest), HOST).empty
+    assert guest_drift(guest, *live(guest)).empty
 
 
 def test_memory_within_maxmem_is_applied_live(monkeypatch):
@@ -188,7 +187,7 @@ def test_memory_within_maxmem_is_applied_live(monkeypatch):
 
 
 def test_vcpus_within_maxvcpus_are_applied_live():
-    drift = guest_drift(handbook_guest(vcpus=4), *live(handbook_guest()), HOST)
+    drift = guest_drift(handbook_guest(vcpus=4), *live(handbook_guest()))
     assert drift.live_commands("freebsd") == ["xl vcpu-set freebsd 4"]
     assert not drift.needs_restart
 
@@ -206,7 +205,7 @@ def test_changes_needing_a_restart_wait_for_permission(monkeypatch):
 
 def test_installed_switch_restarts_to_boot_from_disk(monkeypatch):
     guest = handbook_guest(installed=True)
-    drift = guest_drift(guest, *live(handbook_guest()), HOST)
+    drift = guest_drift(guest, *live(handbook_guest()))
     assert drift.install_finished
     assert commands(guests.power, running(handbook_guest()), monkeypatch, guest=guest) == [
         "timeout 120 xl shutdown -w -F freebsd || xl destroy freebsd",

@@ -19,7 +19,6 @@ from tests import xlparse
 
 xlparse.require_libxlutil()
 
-HOST = "xen1.example.org"
 ISO = "/var/lib/xen/iso/freebsd.iso"
 
 
@@ -51,7 +50,7 @@ def parsed(text):
 
 
 def test_handbook_guest_installing_parses_back_key_by_key():
-    text = render_xl_cfg(handbook_guest(), HOST)
+    text = render_xl_cfg(handbook_guest())
     assert text.splitlines()[0] == HEADER
     assert top_level_keys(text) == [
         "name", "type", "memory", "vcpus", "disk", "boot", "vif",
@@ -102,7 +101,7 @@ def test_our_disk_specs_mean_what_the_handbooks_positional_ones_mean():
 
 def test_installed_guest_boots_from_disk_without_cdrom():
     guest = handbook_guest(installed=True)
-    text = render_xl_cfg(guest, HOST)
+    text = render_xl_cfg(guest)
     with parsed(text) as cfg:
         assert cfg.get_list("disk") == ["format=raw, vdev=hda, access=rw, target=/dev/zvol/zroot/xen/freebsd-disk0"]
         assert cfg.get_string("boot") == "c"
@@ -117,56 +116,56 @@ def test_no_cdrom_boots_from_disk():
 
 
 def test_vnc_password_only_when_given():
-    text = render_xl_cfg(handbook_guest(vnc={"listen": "0.0.0.0", "password": "s3cr3t"}), HOST)
+    text = render_xl_cfg(handbook_guest(vnc={"listen": "0.0.0.0", "password": "s3cr3t"}))
     with parsed(text) as cfg:
         assert cfg.get_string("vnclisten") == "0.0.0.0"
         assert cfg.get_string("vncpasswd") == "s3cr3t"
     for guest in (handbook_guest(), handbook_guest(vnc={"listen": "0.0.0.0"})):
-        assert "vncpasswd" not in render_xl_cfg(guest, HOST)
+        assert "vncpasswd" not in render_xl_cfg(guest)
 
 
 def test_secrets_redacted_and_mode():
     guest = handbook_guest(vnc={"password": "s3cr3t"})
     assert config_mode(guest) == 0o600
     assert config_mode(handbook_guest()) == 0o644
-    redacted = render_xl_cfg(guest, HOST, redact_secrets=True)
+    redacted = render_xl_cfg(guest, redact_secrets=True)
     assert "s3cr3t" not in redacted
     assert 'vncpasswd = "********"' in redacted
     spice = handbook_guest(extra={"spice": True, "spicepasswd": "x"})
     assert config_mode(spice) == 0o600
-    assert 'spicepasswd = "x"' not in render_xl_cfg(spice, HOST, redact_secrets=True)
+    assert 'spicepasswd = "x"' not in render_xl_cfg(spice, redact_secrets=True)
 
 
 def test_vnclisten_default_and_vnc_off():
     guest = handbook_guest(vnc=None)
-    with parsed(render_xl_cfg(guest, HOST)) as cfg:
+    with parsed(render_xl_cfg(guest)) as cfg:
         assert cfg.get_long("vnc") == 0
         assert not cfg.has("vnclisten")
     # omitted entirely: an hvm guest still gets a console on the loopback address
     data = handbook_guest().model_dump()
     del data["vnc"]
-    with parsed(render_xl_cfg(GuestSpec(**data), HOST)) as cfg:
+    with parsed(render_xl_cfg(GuestSpec(**data))) as cfg:
         assert cfg.get_long("vnc") == 1
         assert cfg.get_string("vnclisten") == "127.0.0.1"
 
 
 def test_stable_mac_when_omitted():
     guest = handbook_guest(vifs=[{"bridge": "bridge0"}, {"bridge": "bridge1", "mac": "00:16:3e:00:00:02"}])
-    expected = stable_mac(HOST, "freebsd", 0)
-    assert vif_macs(guest, HOST) == [expected, "00:16:3e:00:00:02"]
-    assert vif_specs(guest, HOST) == [
+    expected = stable_mac("freebsd", 0)
+    assert vif_macs(guest) == [expected, "00:16:3e:00:00:02"]
+    assert vif_specs(guest) == [
         f"type=vif, mac={expected}, bridge=bridge0",
         "type=vif, mac=00:16:3e:00:00:02, bridge=bridge1",
     ]
-    with parsed(render_xl_cfg(guest, HOST)) as cfg:
-        assert cfg.get_list("vif") == vif_specs(guest, HOST)
-    # another host, another address: guests copied between hosts do not clash
-    assert vif_macs(guest, "xen2.example.org")[0] != expected
+    with parsed(render_xl_cfg(guest)) as cfg:
+        assert cfg.get_list("vif") == vif_specs(guest)
+    # another guest, another address
+    assert vif_macs(handbook_guest(name="freebsd2", vifs=[{"bridge": "bridge0"}]))[0] != expected
 
 
 def test_every_vif_has_explicit_bridge_and_mac():
     guest = handbook_guest(vifs=[{"bridge": f"bridge{n}"} for n in range(3)])
-    for spec in vif_specs(guest, HOST):
+    for spec in vif_specs(guest):
         fields = dict(part.split("=", 1) for part in spec.split(", "))
         assert set(fields) == {"type", "mac", "bridge"}
         assert re.fullmatch(r"00:16:3e:[0-7][0-9a-f]:[0-9a-f]{2}:[0-9a-f]{2}", fields["mac"])
@@ -186,7 +185,7 @@ def test_maxmem_maxvcpus_and_extra_sorted():
             "viridian": ["defaults"],
         },
     )
-    text = render_xl_cfg(guest, HOST)
+    text = render_xl_cfg(guest)
     keys = top_level_keys(text)
     assert keys[keys.index("usbdevice") + 1:] == sorted(guest.extra)
     with parsed(text) as cfg:
@@ -203,8 +202,8 @@ def test_maxmem_maxvcpus_and_extra_sorted():
 
 def test_deterministic():
     extra = {"on_crash": "restart", "acpi": True, "on_reboot": "restart"}
-    first = render_xl_cfg(handbook_guest(extra=extra), HOST)
-    second = render_xl_cfg(handbook_guest(extra=dict(reversed(list(extra.items())))), HOST)
+    first = render_xl_cfg(handbook_guest(extra=extra))
+    second = render_xl_cfg(handbook_guest(extra=dict(reversed(list(extra.items())))))
     assert first == second
 
 
@@ -216,7 +215,7 @@ def test_pv_and_pvh(kind):
         vifs=[{"bridge": "bridge0"}],
         extra={"kernel": "/boot/kernel/kernel", "cmdline": "vfs.root.mountfrom=ufs:/dev/ada0p2"},
     )
-    text = render_xl_cfg(guest, HOST)
+    text = render_xl_cfg(guest)
     keys = top_level_keys(text)
     assert "boot" not in keys and "vnc" not in keys and "usb" not in keys and "serial" not in keys
     with parsed(text) as cfg:
@@ -252,7 +251,7 @@ def test_renderer_refuses_unquotable_values_even_without_the_schema():
     guest = handbook_guest()
     sneaky = guest.model_copy(update={"serial": 'pty"\nbuilder = "generic'})
     with pytest.raises(ValueError, match="cannot be written as an xl config string"):
-        render_xl_cfg(sneaky, HOST)
+        render_xl_cfg(sneaky)
 
 
 # The binding itself must reject what Xen rejects, or the tests above prove nothing.
