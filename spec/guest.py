@@ -18,8 +18,8 @@ resolved model): each disk's ``vdev`` (hda, hdb, ... for hvm; xvda, ... for
 pv/pvh; in order, skipping names given explicitly), the cdrom's ``vdev`` (hdc,
 the IDE secondary master, as in the FreeBSD Handbook, or the next free name),
 and ``vnc`` for hvm guests (a console on 127.0.0.1 unless ``vnc`` is given as
-``None``). MAC addresses stay ``None`` when omitted: they depend on the host and
-come from ``spec.mac.stable_mac`` at render time.
+``None``). MAC addresses stay ``None`` when omitted: ``spec.mac.stable_mac``
+derives them from the guest's name when the config is rendered.
 """
 
 from __future__ import annotations
