@@ -24,16 +24,23 @@ read = guests.GuestsRead.for_guests(declared)
 current = guests.guests_state(read)
 fleet = migrate.Fleet.from_inventory(inventory)
 
-# Guests declared here that still run on another Dom0 arrive by migration.
+# Guests declared here that still run on another Dom0 arrive by migration; those
+# stopped on another Dom0 can start here only if their disks are here too.
 arriving = {}
+stranded = []
 for guest in declared:
     if guest.state != "absent" and current.domain(guest.name) is None:
         source = fleet.running_elsewhere(guest.name, host.name)
         if source is not None:
             arriving[guest.name] = source.name
+        elif guest.name not in current.config_names:
+            origin = fleet.defined_elsewhere(guest.name, host.name)
+            if origin is not None:
+                stranded.append(migrate.stranded_problem(guest, current, origin))
 
 moves = migrate.outgoing(fleet, host.name, current)
-problems = guests.plan_problems(declared, current, frozenset(arriving))
+problems = [problem for problem in stranded if problem]
+problems += guests.plan_problems(declared, current, frozenset(arriving))
 for guest_name, target in moves:
     problems += migrate.move_problems(host, fleet.declared(target.name, guest_name), current, target)
 
@@ -52,11 +59,7 @@ else:
         # see migrate.migrations_finished for why.
         migrate.migrations_finished(name="Migrations between Dom0s finished")
     steps = []
-    moved_away = [
-        name for name in current.config_names
-        if fleet.declared(host.name, name) is None and fleet.owner(name) is not None
-        and current.domain(name) is None and name not in moving
-    ]
+    moved_away = migrate.moved_away_configs(fleet, host.name, current, moving)
     steps.append(Step(migrate.forget_moved_configs, "Configs of guests that moved away", names=moved_away))
     for guest in declared:
         if guest.state == "absent":

@@ -105,6 +105,14 @@ class Fleet:
                 return guest
         return None
 
+    def defined_elsewhere(self, guest_name: str, here: str) -> Dom0 | None:
+        """Another Dom0 that still has the guest's config file: where it was before its declaration moved."""
+
+        for dom0 in self.dom0s.values():
+            if dom0.name != here and guest_name in dom0.state().config_names:
+                return dom0
+        return None
+
     def running_elsewhere(self, guest_name: str, here: str) -> Dom0 | None:
         """Another Dom0 on which the guest runs now (read only when asked)."""
 
@@ -132,6 +140,62 @@ def outgoing(fleet: Fleet, here: str, current: GuestsHost) -> list[tuple[str, Do
     return moves
 
 
+def moved_away_configs(fleet: Fleet, here: str, current: GuestsHost, moving: set[str]) -> list[str]:
+    """
+    Config files here of guests that another Dom0 now declares and that no
+    longer run here (a config left by a completed migration, say). A stopped
+    guest whose disks are here and not at its new Dom0 keeps its config: it
+    tells the new Dom0 where the guest's data is (``stranded_problem``).
+    """
+
+    names = []
+    for name in current.config_names:
+        owner = fleet.owner(name)
+        if fleet.declared(here, name) is not None or owner is None:
+            continue
+        if current.domain(name) is not None or name in moving:
+            continue
+        guest = fleet.declared(owner.name, name)
+        if not stranded_disks(guest, owner.state(), fleet.dom0s[here].state(arriving=guest)):
+            names.append(name)
+    return names
+
+
+def stranded_disks(guest: GuestSpec, owner: GuestsHost, origin: GuestsHost) -> list[str]:
+    """The guest's disks that exist on the Dom0 it was on and not on the one that now declares it."""
+
+    return [path for path in missing_disks(guest, owner) if disk_present(path, origin)]
+
+
+def stranded_problem(guest: GuestSpec, current: GuestsHost, origin: Dom0) -> str | None:
+    """
+    Why a guest whose declaration moved here while it was stopped on ``origin``
+    cannot start here: its disks stayed there. Creating it here would give it
+    blank disks while its data sits on the other Dom0.
+    """
+
+    stranded = stranded_disks(guest, current, origin.state(arriving=guest))
+    if not stranded:
+        return None
+    return (
+        f"guest {guest.name} is stopped on {origin.name}, where its config is, and its disk {', '.join(stranded)} "
+        f"is there and not here: its declaration can move while it is stopped only with shared storage (the "
+        f"same disk path on both Dom0s). Copy its disks here first (for a zvol: zfs send on {origin.name} piped "
+        f"to zfs receive here), or to create it afresh on new disks, remove {config_path(guest.name)} on "
+        f"{origin.name}"
+    )
+
+
+def disk_present(path: str, state: GuestsHost) -> bool:
+    if path.startswith("/dev/zvol/"):
+        return path[len("/dev/zvol/"):] in state.volumes or state.paths.get(path) is not None
+    return state.paths.get(path) is not None or state.media_sha256.get(path) is not None
+
+
+def missing_disks(guest: GuestSpec, state: GuestsHost) -> list[str]:
+    return [disk.target for disk in guest.disks if not disk_present(disk.target, state)]
+
+
 def xen_version(state: GuestsHost) -> tuple[int, int]:
     info = state.xen_info or {}
     return int(info.get("xen_major", 0) or 0), int(info.get("xen_minor", 0) or 0)
@@ -152,13 +216,7 @@ def migration_problems(guest: GuestSpec, source: GuestsHost, target: GuestsHost,
     live = (source.live_configs.get(guest.name) or {}).get("config", {})
     for disk in live.get("disks", []):
         path = disk.get("pdev_path", "")
-        if not path:
-            continue
-        if path.startswith("/dev/zvol/"):
-            present = path[len("/dev/zvol/"):] in target.volumes or target.paths.get(path) is not None
-        else:
-            present = target.paths.get(path) is not None or target.media_sha256.get(path) is not None
-        if not present:
+        if path and not disk_present(path, target):
             problems.append(
                 f"{where}: its disk {path} does not exist there. Live migration needs the guest's storage "
                 "at the same path on both Dom0s (NFS, iSCSI or a shared zvol); a disk local to this Dom0 "

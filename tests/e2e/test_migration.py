@@ -199,3 +199,33 @@ def test_7_evacuating_a_dom0_moves_every_guest_in_one_run(fleet):
     assert sorted(listed) == names
     for name in names:
         fleet.hosts["xen2"].run(f"xl destroy {name}")
+
+
+def test_8_a_stopped_guest_on_local_disks_is_not_recreated_blank_elsewhere(fleet):
+    guest = shared_guest("cold", disks=[{"zvol": "zroot/xen/cold0", "size": "1G"}],
+                         vifs=[{"bridge": "bridge0", "mac": "00:16:3e:00:30:01"}])
+    converge(fleet, {"xen3": [{**guest, "state": "stopped"}]})
+    xen1, xen3 = fleet.hosts["xen1"], fleet.hosts["xen3"]
+    assert xen3.exists("/usr/local/etc/xen/cold.cfg") and not where(fleet, "cold")
+    run = pyinfra(place(fleet, {"xen1": [guest]}), "deploys/guests.py")
+    assert run.returncode != 0
+    assert ("guest cold is stopped on xen3, where its config is, and its disk /dev/zvol/zroot/xen/cold0 is there "
+            "and not here") in run.output, run.output[-4000:]
+    assert "remove /usr/local/etc/xen/cold.cfg on xen3" in run.output
+    # Nothing created on xen1, and xen3 keeps the config that tells where the guest is.
+    assert "zroot/xen/cold0" not in xen1.run("zfs list -H -o name").stdout.split()
+    assert not xen1.exists("/usr/local/etc/xen/cold.cfg")
+    assert xen3.exists("/usr/local/etc/xen/cold.cfg")
+    assert "zroot/xen/cold0" in xen3.run("zfs list -H -o name").stdout.split()
+    assert not where(fleet, "cold")
+    converge(fleet, {"xen3": [{**guest, "state": "absent"}]})
+
+
+def test_9_a_stopped_guest_on_shared_storage_starts_where_it_is_declared(fleet):
+    guest = shared_guest("nap", vifs=[{"bridge": "bridge0", "mac": "00:16:3e:00:30:02"}])
+    converge(fleet, {"xen1": [{**guest, "state": "stopped"}]})
+    assert fleet.hosts["xen1"].exists("/usr/local/etc/xen/nap.cfg")
+    converge(fleet, {"xen2": [guest]})
+    assert list(where(fleet, "nap")) == ["xen2"]
+    assert not fleet.hosts["xen1"].exists("/usr/local/etc/xen/nap.cfg")
+    fleet.hosts["xen2"].run("xl destroy nap")

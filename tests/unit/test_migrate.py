@@ -11,7 +11,7 @@ SHARED = "zroot/xen/freebsd-disk0"
 
 
 class FakeDom0(migrate.Dom0):
-    def state(self):
+    def state(self, arriving=None):
         return self.host  # the test stores the GuestsHost in place of a pyinfra host
 
 
@@ -88,3 +88,29 @@ def test_live_memory_not_the_declaration_decides_room_on_the_target():
     assert migrate.migration_problems(guest, source, target, "xen2") == [
         "guest freebsd cannot move to xen2: it needs 2000M and only 1500M is free there",
     ]
+
+
+def test_a_stopped_guests_disks_left_on_its_old_dom0_are_stranded():
+    guest = handbook_guest(installed=True)
+    path = f"/dev/zvol/{SHARED}"
+    with_disk, without = dom0(volumes={SHARED: object()}), dom0()
+    assert migrate.stranded_disks(guest, owner=without, origin=with_disk) == [path]
+    assert migrate.stranded_disks(guest, owner=with_disk, origin=with_disk) == []  # shared storage
+    assert migrate.stranded_disks(guest, owner=without, origin=without) == []  # new disks: nothing to lose
+    problem = migrate.stranded_problem(guest, without, FakeDom0("xen1", with_disk, (), "xen1", "ssh"))
+    assert problem.startswith(f"guest freebsd is stopped on xen1, where its config is, and its disk {path} is there")
+    assert problem.endswith("remove /usr/local/etc/xen/freebsd.cfg on xen1")
+    assert migrate.stranded_problem(guest, with_disk, FakeDom0("xen1", with_disk, (), "xen1", "ssh")) is None
+
+
+def test_a_config_is_forgotten_only_once_its_new_dom0_can_run_the_guest():
+    guest = handbook_guest(installed=True)
+    here = dom0(volumes={SHARED: object()}, config_names=("freebsd",))
+    stranded = fleet({"xen1": [], "xen2": [guest]}, {"xen1": here, "xen2": dom0()})
+    assert migrate.moved_away_configs(stranded, "xen1", here, set()) == []
+    shared = fleet({"xen1": [], "xen2": [guest]}, {"xen1": here, "xen2": dom0(volumes={SHARED: object()})})
+    assert migrate.moved_away_configs(shared, "xen1", here, set()) == ["freebsd"]
+    # still running here, or being migrated in this run: the migration removes it
+    running_here = dataclasses.replace(running(guest), config_names=("freebsd",))
+    assert migrate.moved_away_configs(shared, "xen1", running_here, set()) == []
+    assert migrate.moved_away_configs(shared, "xen1", here, {"freebsd"}) == []
