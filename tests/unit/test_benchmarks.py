@@ -115,6 +115,18 @@ def test_report_has_the_converged_ratio():
     text = bench.report_dom0(runs)
     assert "1/15 = 0.07" in text
     assert "1.0/2.0 = 0.50" in text
+    assert "wall time above floor" in text and "n/a" in text  # no floor measured
+
+
+def test_report_has_the_ratio_above_the_floor():
+    runs = [
+        bench.Run(1, bench.OURS, "converged", True, 0.7, {"x": Requests(exec=1)}, 0),
+        bench.Run(1, bench.BASELINE, "converged", True, 1.4, {"x": Requests(exec=15)}, 4),
+        bench.Run(1, bench.FLOOR, "converged", True, 0.6, {"x": Requests(exec=1)}, 1),
+    ]
+    assert "0.10/0.80 = 0.12" in bench.report_dom0(runs)
+    assert bench.above_floor(0.55, 1.4, 0.6) == "0.00/0.80 = 0.00"  # noise below the floor
+    assert bench.above_floor(0.6, 0.6, 0.6) == "0.00/0.00 = n/a"
 
 
 def test_guest_rows_report_na_instead_of_crashing():
