@@ -19,6 +19,7 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from pyinfra import host, logger
 from pyinfra.api import StringCommand, operation
@@ -27,7 +28,7 @@ from facts.guests import GuestsHost, config_path
 from spec.guest import GuestSpec
 from spec.inventory import validate_host
 
-from .state import changes_host, forget_afterwards
+from .state import changes_host, forget_afterwards, unproxied
 from .steps import noop
 
 # xl renames a domain while it moves: the source keeps "<name>--migratedaway",
@@ -72,12 +73,30 @@ class Dom0:
         return guests_state(self.read(arriving), on=self.host)
 
 
+# The fleet of each inventory in this process (pyinfra runs one; tests may run several).
+_fleets: "WeakKeyDictionary[Any, Fleet]" = WeakKeyDictionary()
+
+
 @dataclass(frozen=True)
 class Fleet:
     dom0s: dict[str, Dom0]
 
     @classmethod
     def from_inventory(cls, inventory) -> "Fleet":
+        """
+        Every Dom0 of the inventory, validated once per run: each host's deploy
+        asks for the whole fleet, which would otherwise cost hosts x hosts
+        validations.
+        """
+
+        inventory = unproxied(inventory)
+        fleet = _fleets.get(inventory)
+        if fleet is None:
+            fleet = _fleets[inventory] = cls._validated(inventory)
+        return fleet
+
+    @classmethod
+    def _validated(cls, inventory) -> "Fleet":
         dom0s = {}
         for other in inventory:
             spec = validate_host(other.name, other.data.dict())

@@ -23,16 +23,16 @@ from pyinfra.context import ContextObject, ctx_host, ctx_state
 _cache: "WeakKeyDictionary[Any, dict[Any, Any]]" = WeakKeyDictionary()
 
 
-def real_host(host):
-    """The Host object itself, not pyinfra's context proxy (weakrefs need it)."""
+def unproxied(obj):
+    """The object itself (a Host, the Inventory), not pyinfra's context proxy: weakrefs and identity need it."""
 
-    return host._get_module() if isinstance(host, ContextObject) else host
+    return obj._get_module() if isinstance(obj, ContextObject) else obj
 
 
 def read_state(host, fact_cls, **kwargs):
     """The fact's value, read from the host once until something changes it."""
 
-    host = real_host(host)
+    host = unproxied(host)
     per_host = _cache.setdefault(host, {})
     key = (fact_cls, tuple(sorted(kwargs.items())))
     if key not in per_host:
@@ -41,7 +41,7 @@ def read_state(host, fact_cls, **kwargs):
 
 
 def forget_state(host) -> None:
-    _cache.pop(real_host(host), None)
+    _cache.pop(unproxied(host), None)
 
 
 def changes_host(func):

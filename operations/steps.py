@@ -29,7 +29,7 @@ from pyinfra import host, logger
 from pyinfra.api import operation
 from pyinfra.context import ctx_state
 
-from .state import real_host
+from .state import unproxied
 
 # What each host's operations said during a trial run, kept per host because
 # pyinfra prepares hosts concurrently in greenlets.
@@ -53,7 +53,7 @@ class Step:
     def would_change(self, said: list[tuple[str, str]]) -> bool:
         """Whether the operation would yield a command now; what it says instead goes to ``said``."""
 
-        me = real_host(host)
+        me = unproxied(host)
         _trials[me] = said
         commands = self.operation._inner(**self.kwargs)
         try:
@@ -113,7 +113,7 @@ def nothing_to_do(said: list[tuple[str, str]]):
 
 
 def _trial_of_this_host() -> list[tuple[str, str]] | None:
-    return _trials.get(real_host(host))
+    return _trials.get(unproxied(host))
 
 
 def noop(reason: str) -> None:

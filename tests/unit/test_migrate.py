@@ -114,3 +114,16 @@ def test_a_config_is_forgotten_only_once_its_new_dom0_can_run_the_guest():
     running_here = dataclasses.replace(running(guest), config_names=("freebsd",))
     assert migrate.moved_away_configs(shared, "xen1", running_here, set()) == []
     assert migrate.moved_away_configs(shared, "xen1", here, {"freebsd"}) == []
+
+
+def test_the_fleet_is_validated_once_per_inventory():
+    from pyinfra.api import Inventory
+
+    guest = {"name": "web", "memory": 512, "disks": [{"file": "/shared/web.img", "size": "1G"}]}
+    dom0 = {"xen_bridge_members": ["em0"]}
+    inventory = Inventory(([("xen1", {}), ("xen2", {"xen_guests": [guest]})], dom0))
+    first = migrate.Fleet.from_inventory(inventory)
+    assert migrate.Fleet.from_inventory(inventory) is first
+    assert first.owner("web").name == "xen2"
+    other = Inventory(([("xen1", {"xen_guests": [guest]})], dom0))
+    assert migrate.Fleet.from_inventory(other).owner("web").name == "xen1"
