@@ -175,15 +175,23 @@ def moved_away_configs(fleet: Fleet, here: str, current: GuestsHost, moving: set
         if current.domain(name) is not None or name in moving:
             continue
         guest = fleet.declared(owner.name, name)
-        if not stranded_disks(guest, owner.state(), fleet.dom0s[here].state(arriving=guest)):
+        if not stranded_disks(guest, owner.state(), fleet.dom0s[here]):
             names.append(name)
     return names
 
 
-def stranded_disks(guest: GuestSpec, owner: GuestsHost, origin: GuestsHost) -> list[str]:
-    """The guest's disks that exist on the Dom0 it was on and not on the one that now declares it."""
+def stranded_disks(guest: GuestSpec, owner: GuestsHost, origin: Dom0) -> list[str]:
+    """
+    The guest's disks that exist on the Dom0 it was on and not on the one that
+    now declares it (``origin`` is read, with the guest's disk paths, only when
+    a disk is missing at ``owner``).
+    """
 
-    return [path for path in missing_disks(guest, owner) if disk_present(path, origin)]
+    missing = missing_disks(guest, owner)
+    if not missing:
+        return []
+    there = origin.state(arriving=guest)
+    return [path for path in missing if disk_present(path, there)]
 
 
 def stranded_problem(guest: GuestSpec, current: GuestsHost, origin: Dom0) -> str | None:
@@ -193,7 +201,7 @@ def stranded_problem(guest: GuestSpec, current: GuestsHost, origin: Dom0) -> str
     blank disks while its data sits on the other Dom0.
     """
 
-    stranded = stranded_disks(guest, current, origin.state(arriving=guest))
+    stranded = stranded_disks(guest, current, origin)
     if not stranded:
         return None
     return (

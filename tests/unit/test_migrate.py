@@ -15,6 +15,13 @@ class FakeDom0(migrate.Dom0):
         return self.host  # the test stores the GuestsHost in place of a pyinfra host
 
 
+class NeverRead(FakeDom0):
+    """A Dom0 the code under test must not read."""
+
+    def state(self, arriving=None):
+        raise AssertionError(f"{self.name} was read")
+
+
 def fleet(placement: dict[str, list], states: dict) -> migrate.Fleet:
     return migrate.Fleet({
         name: FakeDom0(name, states.get(name, dom0()), tuple(guests), name, "ssh")
@@ -94,9 +101,12 @@ def test_a_stopped_guests_disks_left_on_its_old_dom0_are_stranded():
     guest = handbook_guest(installed=True)
     path = f"/dev/zvol/{SHARED}"
     with_disk, without = dom0(volumes={SHARED: object()}), dom0()
-    assert migrate.stranded_disks(guest, owner=without, origin=with_disk) == [path]
-    assert migrate.stranded_disks(guest, owner=with_disk, origin=with_disk) == []  # shared storage
-    assert migrate.stranded_disks(guest, owner=without, origin=without) == []  # new disks: nothing to lose
+    origin = FakeDom0("xen1", with_disk, (), "xen1", "ssh")
+    assert migrate.stranded_disks(guest, owner=without, origin=origin) == [path]
+    assert migrate.stranded_disks(guest, owner=with_disk, origin=origin) == []  # shared storage
+    assert migrate.stranded_disks(guest, owner=with_disk, origin=NeverRead("xen1", None, (), "xen1", "ssh")) == []
+    empty = FakeDom0("xen1", without, (), "xen1", "ssh")
+    assert migrate.stranded_disks(guest, owner=without, origin=empty) == []  # new disks: nothing to lose
     problem = migrate.stranded_problem(guest, without, FakeDom0("xen1", with_disk, (), "xen1", "ssh"))
     assert problem.startswith(f"guest freebsd is stopped on xen1, where its config is, and its disk {path} is there")
     assert problem.endswith("remove /usr/local/etc/xen/freebsd.cfg on xen1")
