@@ -13,6 +13,7 @@ are left alone and reported.
 """
 
 from operations import guests, migrate
+from operations.plan import plan_guests
 from operations.steps import Step, run_steps
 from pyinfra import host, inventory, logger
 
@@ -23,44 +24,27 @@ declared = spec.xen_guests
 read = guests.GuestsRead.for_guests(declared)
 current = guests.guests_state(read)
 fleet = migrate.Fleet.from_inventory(inventory)
+plan = plan_guests(fleet, host.name, declared, current)
+arriving = plan.arriving
 
-# Guests declared here that still run on another Dom0 arrive by migration; those
-# stopped on another Dom0 can start here only if their disks are here too.
-arriving = {}
-stranded = []
-for guest in declared:
-    if guest.state != "absent" and current.domain(guest.name) is None:
-        source = fleet.running_elsewhere(guest.name, host.name)
-        if source is not None:
-            arriving[guest.name] = source.name
-        elif guest.name not in current.config_names:
-            origin = fleet.defined_elsewhere(guest.name, host.name)
-            if origin is not None:
-                stranded.append(migrate.stranded_problem(guest, current, origin))
-
-moves = migrate.outgoing(fleet, host.name, current)
-problems = [problem for problem in stranded if problem]
-problems += guests.plan_problems(declared, current, frozenset(arriving))
-for guest_name, target in moves:
+problems = plan.problems + guests.plan_problems(declared, current, frozenset(arriving))
+for guest_name, target in plan.moves:
     problems += migrate.move_problems(host, fleet.declared(target.name, guest_name), current, target)
 
 if problems:
     stop_this_host(problems, "guests pre-flight")
 else:
-    moving = {name for name, _ in moves}
-    for name in guests.unmanaged_guests(declared, current):
-        if name not in moving and migrate.base_name(name) == name:
-            host.log_styled(f"guest {name} runs here but is not declared: left alone (unmanaged)", log_func=logger.warning)
-    for guest_name, target in moves:
+    for message in plan.left_alone:
+        host.log_styled(message, log_func=logger.warning)
+    for guest_name, target in plan.moves:
         migrate.log_move(guest_name, host.name, target.name)
         migrate.live_migrate(name=f"{guest_name}: migrate to {target.name}", guest_name=guest_name, target=target)
-    if moves or arriving:
+    if plan.moves or arriving:
         # Called from this one line by every Dom0 that sends or receives a guest:
         # see migrate.migrations_finished for why.
         migrate.migrations_finished(name="Migrations between Dom0s finished")
     steps = []
-    moved_away = migrate.moved_away_configs(fleet, host.name, current, moving)
-    steps.append(Step(migrate.forget_moved_configs, "Configs of guests that moved away", names=moved_away))
+    steps.append(Step(migrate.forget_moved_configs, "Configs of guests that moved away", names=plan.moved_away))
     for guest in declared:
         if guest.state == "absent":
             steps.append(Step(guests.remove, f"{guest.name}: absent", guest=guest, read=read,

@@ -22,12 +22,27 @@ from .sections import Section, composite_command, split_sections
 from .xl import XlDomain, parse_xl_info, parse_xl_list, parse_xl_list_long
 from .zfs import ZfsVolume, parse_zfs_volumes
 
-from spec.xlcfg import CONFIG_DIR, config_path  # noqa: F401 (config_path is re-exported for the operations)
+from spec.xlcfg import CONFIG_DIR, EARLIER_MARKERS, MANAGED_MARKER, config_path  # noqa: F401 (config_path is re-exported)
 
 XEN_CONFIG_DIR = CONFIG_DIR
+MANAGED_MARKERS = (MANAGED_MARKER, *EARLIER_MARKERS)
 REDACTED = "<redacted>"
 REDACT_PASSWORDS = r's/("[a-z_]*passw(or)?d": *)"[^"]*"/\1"' + REDACTED + '"/g'
 AUTOSTART_SCRIPT = "/usr/local/etc/rc.d/xendomains"
+
+
+def managed_configs_command() -> str:
+    """
+    The config files whose first line is the marker ``render_xl_cfg`` writes:
+    the guests this project created here. The comparison runs on the host, so
+    no line of a config (which may hold a password) leaves it.
+    """
+
+    markers = "|".join(shlex.quote(marker) for marker in MANAGED_MARKERS)
+    return (
+        f"for f in {XEN_CONFIG_DIR}/*.cfg; do [ -f \"$f\" ] || continue; first=; "
+        f"IFS= read -r first < \"$f\"; case $first in {markers}) printf '%s\\n' \"${{f##*/}}\" ;; esac; done"
+    )
 
 
 def guests_commands(names: tuple[str, ...], paths: tuple[str, ...], media: tuple[str, ...]) -> dict[str, str]:
@@ -41,6 +56,7 @@ def guests_commands(names: tuple[str, ...], paths: tuple[str, ...], media: tuple
         "interfaces": "ifconfig -l",
         # Which guest configs exist at all (to tidy up after guests that moved away).
         "configs": f"ls {XEN_CONFIG_DIR}",
+        "managed": managed_configs_command(),
         f"file:{RC_CONF}": read_file_command(RC_CONF),
         f"file:{AUTOSTART_SCRIPT}": read_file_command(AUTOSTART_SCRIPT),
     }
@@ -78,6 +94,8 @@ class GuestsHost:
     media_sha256: dict[str, str | None] = field(default_factory=dict)
     config_sha256: dict[str, str | None] = field(default_factory=dict)
     config_names: tuple[str, ...] = ()
+    # configs here that this project wrote (their first line is spec.xlcfg.MANAGED_MARKER)
+    managed_configs: frozenset[str] = frozenset()
     xl_error: str = ""
 
     @property
@@ -138,6 +156,9 @@ def parse_guests_sections(sections: dict[str, Section]) -> GuestsHost:
         paths=paths,
         media_sha256=media,
         config_sha256=config_sums,
+        managed_configs=frozenset(
+            name[: -len(".cfg")] for name in text("managed").split() if name.endswith(".cfg")
+        ),
         config_names=tuple(
             name[: -len(".cfg")] for name in text("configs").split() if name.endswith(".cfg") and name != ".cfg"
         ),

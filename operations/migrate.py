@@ -22,12 +22,14 @@ from typing import Any
 from weakref import WeakKeyDictionary
 
 from pyinfra import host, logger
-from pyinfra.api import StringCommand, operation
+from pyinfra.api import operation
 
 from facts.guests import GuestsHost, config_path
 from spec.guest import GuestSpec
 from spec.inventory import validate_host
+from spec.schema import InventoryError
 
+from .commands import argv, shell_words
 from .state import changes_host, forget_afterwards, unproxied
 from .steps import noop
 
@@ -99,7 +101,15 @@ class Fleet:
     def _validated(cls, inventory) -> "Fleet":
         dom0s = {}
         for other in inventory:
-            spec = validate_host(other.name, other.data.dict())
+            try:
+                spec = validate_host(other.name, other.data.dict())
+            except InventoryError:
+                # That host fails on its own, with its messages. Here it still
+                # counts as a Dom0 whose domains are read (a guest may run
+                # there), but it declares nothing, so nothing moves to it and
+                # no config of a guest it may declare is removed.
+                dom0s[other.name] = Dom0(name=other.name, host=other, guests=(), address=other.name, ssh_command="ssh")
+                continue
             dom0s[other.name] = Dom0(
                 name=other.name,
                 host=other,
@@ -142,42 +152,6 @@ class Fleet:
             if state.xl_works and any(base_name(d.name) == guest_name for d in state.domains or ()):
                 return dom0
         return None
-
-
-def outgoing(fleet: Fleet, here: str, current: GuestsHost) -> list[tuple[str, Dom0]]:
-    """Guests running here that another Dom0 now declares: they must move there."""
-
-    moves = []
-    for domain in current.domains or ():
-        if domain.name == "Domain-0" or domain.name != base_name(domain.name):
-            continue
-        if fleet.declared(here, domain.name) is not None:
-            continue
-        owner = fleet.owner(domain.name)
-        if owner is not None and owner.name != here:
-            moves.append((domain.name, owner))
-    return moves
-
-
-def moved_away_configs(fleet: Fleet, here: str, current: GuestsHost, moving: set[str]) -> list[str]:
-    """
-    Config files here of guests that another Dom0 now declares and that no
-    longer run here (a config left by a completed migration, say). A stopped
-    guest whose disks are here and not at its new Dom0 keeps its config: it
-    tells the new Dom0 where the guest's data is (``stranded_problem``).
-    """
-
-    names = []
-    for name in current.config_names:
-        owner = fleet.owner(name)
-        if fleet.declared(here, name) is not None or owner is None:
-            continue
-        if current.domain(name) is not None or name in moving:
-            continue
-        guest = fleet.declared(owner.name, name)
-        if not stranded_disks(guest, owner.state(), fleet.dom0s[here]):
-            names.append(name)
-    return names
 
 
 def stranded_disks(guest: GuestSpec, owner: GuestsHost, origin: Dom0) -> list[str]:
@@ -259,10 +233,30 @@ def migration_problems(guest: GuestSpec, source: GuestsHost, target: GuestsHost,
     return problems
 
 
-def ssh_probe_command(ssh_command: str, address: str) -> str:
-    """What ``xl migrate`` will do first: reach the target over SSH, non-interactively."""
+def migration_transport(ssh_command: str) -> str:
+    """
+    The ``-s`` argument of ``xl migrate``: xl hands ``exec <it> <host> xl
+    migrate-receive`` to sh as one string, so sh splits it into words. Each
+    word is quoted here, so what sh runs is exactly the words of
+    ``xen_migrate_ssh`` (validation already refuses shell syntax in them).
+    """
 
-    return f"{ssh_command} -o BatchMode=yes -o ConnectTimeout=10 {shlex.quote(address)} true"
+    return shell_words(*shlex.split(ssh_command))
+
+
+def ssh_probe_command(ssh_command: str, address: str) -> str:
+    """
+    The transport exactly as ``xl migrate`` will run it (xl_migrate.c: sh -c
+    "exec <transport> <host> xl migrate-receive"), running ``true`` instead of
+    the receiver, with no input and bounded in time: what reaches the target
+    here is what xl will reach it with.
+    """
+
+    rune = f"exec {migration_transport(ssh_command)} {shlex.quote(address)} true"
+    return f"timeout {PROBE_SECONDS} sh -c {shlex.quote(rune)} </dev/null"
+
+
+PROBE_SECONDS = 30
 
 
 def reachability_problem(source_host, target: Dom0, guest_name: str) -> str | None:
@@ -270,10 +264,10 @@ def reachability_problem(source_host, target: Dom0, guest_name: str) -> str | No
     if ok:
         return None
     detail = (output.stderr or output.stdout).strip().splitlines()
-    reason = detail[-1] if detail else "no answer"
+    reason = detail[-1] if detail else f"no answer within {PROBE_SECONDS}s"
     return (
         f"guest {guest_name} cannot move to {target.name}: this Dom0 cannot reach {target.address} with "
-        f"'{target.ssh_command}' ({reason}); xl migrate needs root's SSH key accepted there"
+        f"'{target.ssh_command}' ({reason}); xl migrate needs root's SSH key accepted there, non-interactively"
     )
 
 
@@ -301,14 +295,11 @@ def live_migrate(guest_name: str, target: Dom0):
         migrate.live_migrate(guest_name="web", target=fleet.dom0s["xen2"])
     """
 
-    command = ["xl", "migrate"]
-    if target.ssh_command != "ssh":
-        command += ["-s", target.ssh_command]
-    command += [guest_name, target.address]
-    yield StringCommand(*command)
+    transport = ["-s", migration_transport(target.ssh_command)] if target.ssh_command != "ssh" else []
+    yield argv("xl", "migrate", *transport, guest_name, target.address)
     # The target has a new guest now: its next read must not come from the cache.
     yield forget_afterwards(target.host)
-    yield StringCommand("rm", "-f", config_path(guest_name))
+    yield argv("rm", "-f", config_path(guest_name))
 
 
 @operation()
@@ -352,7 +343,7 @@ def forget_moved_configs(names: list[str]):
         noop("no configs of guests that moved away")
         return
     for name in names:
-        yield StringCommand("rm", "-f", config_path(name))
+        yield argv("rm", "-f", config_path(name))
 
 
 def log_move(guest_name: str, source: str, target: str) -> None:

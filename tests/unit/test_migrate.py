@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import shlex
 
 from operations import migrate
+from tests.opsupport import run_op
 from tests.unit.test_guest_ops import dom0, handbook_guest, live, running
 
 SHARED = "zroot/xen/freebsd-disk0"
@@ -27,18 +29,6 @@ def fleet(placement: dict[str, list], states: dict) -> migrate.Fleet:
         name: FakeDom0(name, states.get(name, dom0()), tuple(guests), name, "ssh")
         for name, guests in placement.items()
     })
-
-
-def test_a_guest_declared_elsewhere_moves_there():
-    guest = handbook_guest()
-    on_a = running(guest)
-    placement = fleet({"xen1": [], "xen2": [guest]}, {"xen1": on_a})
-    [(name, target)] = migrate.outgoing(placement, "xen1", on_a)
-    assert (name, target.name) == ("freebsd", "xen2")
-    assert placement.running_elsewhere("freebsd", "xen2").name == "xen1"
-    # Declared here: it stays; declared nowhere: unmanaged, it stays too.
-    assert migrate.outgoing(fleet({"xen1": [guest]}, {}), "xen1", on_a) == []
-    assert migrate.outgoing(fleet({"xen1": [], "xen2": []}, {}), "xen1", on_a) == []
 
 
 def test_transient_migration_names_are_the_same_guest():
@@ -81,10 +71,26 @@ def test_target_without_xen_is_refused():
     assert problems == ["guest freebsd cannot move to b: Xen is not running there (cannot init xl context)"]
 
 
-def test_ssh_probe_is_non_interactive():
-    assert migrate.ssh_probe_command("ssh -p 2222", "xen2.example.org") == (
-        "ssh -p 2222 -o BatchMode=yes -o ConnectTimeout=10 xen2.example.org true"
-    )
+def test_the_probe_runs_the_transport_exactly_as_xl_will():
+    # xl_migrate.c: sh -c "exec <transport> <host> xl migrate-receive"; the probe runs true instead.
+    command = migrate.ssh_probe_command("ssh -p 2222", "xen2.example.org")
+    words = shlex.split(command)
+    assert words[:3] == ["timeout", str(migrate.PROBE_SECONDS), "sh"]
+    assert words[3] == "-c"
+    assert shlex.split(words[4]) == ["exec", "ssh", "-p", "2222", "xen2.example.org", "true"]
+    assert command.endswith("</dev/null")
+
+
+def test_a_transport_with_arguments_reaches_xl_as_one_argument(monkeypatch):
+    target = FakeDom0("xen2", None, (), "xen2.example.org", "ssh -p 2222")
+    [migrate_command, remove] = run_op(migrate.live_migrate, monkeypatch, migrate, "noop", None,
+                                       guest_name="web", target=target)
+    assert shlex.split(migrate_command) == ["xl", "migrate", "-s", "ssh -p 2222", "web", "xen2.example.org"]
+    assert remove == "rm -f /usr/local/etc/xen/web.cfg"
+    # the default transport is xl's own: no -s
+    plain = FakeDom0("xen2", None, (), "xen2", "ssh")
+    [command, _] = run_op(migrate.live_migrate, monkeypatch, migrate, "noop", None, guest_name="web", target=plain)
+    assert shlex.split(command) == ["xl", "migrate", "web", "xen2"]
 
 
 def test_live_memory_not_the_declaration_decides_room_on_the_target():
@@ -113,19 +119,6 @@ def test_a_stopped_guests_disks_left_on_its_old_dom0_are_stranded():
     assert migrate.stranded_problem(guest, with_disk, FakeDom0("xen1", with_disk, (), "xen1", "ssh")) is None
 
 
-def test_a_config_is_forgotten_only_once_its_new_dom0_can_run_the_guest():
-    guest = handbook_guest(installed=True)
-    here = dom0(volumes={SHARED: object()}, config_names=("freebsd",))
-    stranded = fleet({"xen1": [], "xen2": [guest]}, {"xen1": here, "xen2": dom0()})
-    assert migrate.moved_away_configs(stranded, "xen1", here, set()) == []
-    shared = fleet({"xen1": [], "xen2": [guest]}, {"xen1": here, "xen2": dom0(volumes={SHARED: object()})})
-    assert migrate.moved_away_configs(shared, "xen1", here, set()) == ["freebsd"]
-    # still running here, or being migrated in this run: the migration removes it
-    running_here = dataclasses.replace(running(guest), config_names=("freebsd",))
-    assert migrate.moved_away_configs(shared, "xen1", running_here, set()) == []
-    assert migrate.moved_away_configs(shared, "xen1", here, {"freebsd"}) == []
-
-
 def test_the_fleet_is_validated_once_per_inventory():
     from pyinfra.api import Inventory
 
@@ -137,3 +130,14 @@ def test_the_fleet_is_validated_once_per_inventory():
     assert first.owner("web").name == "xen2"
     other = Inventory(([("xen1", {"xen_guests": [guest]})], dom0))
     assert migrate.Fleet.from_inventory(other).owner("web").name == "xen1"
+
+
+def test_a_host_with_bad_data_fails_alone_and_declares_nothing():
+    from pyinfra.api import Inventory
+
+    guest = {"name": "web", "memory": 512, "disks": [{"file": "/shared/web.img", "size": "1G"}]}
+    dom0 = {"xen_bridge_members": ["em0"]}
+    inventory = Inventory(([("xen1", {"xen_guests": [guest]}), ("xen2", {"xen_dom0_mem": "lots"})], dom0))
+    fleet = migrate.Fleet.from_inventory(inventory)
+    assert fleet.owner("web").name == "xen1"
+    assert fleet.dom0s["xen2"].guests == ()
