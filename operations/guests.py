@@ -69,15 +69,47 @@ def guests_state(read: GuestsRead, on=None) -> GuestsHost:
     return read_state(on or host, GuestsState, names=read.names, paths=read.paths, media=read.media)
 
 
+# After ``xl destroy`` a domain is gone within moments; longer means something is stuck.
+DESTROY_WAIT_SECONDS = 30
+
+
+def wait_gone_loop(name: str, seconds: int) -> str:
+    """
+    A sh loop that polls ``xl list NAME`` once a second until the domain is
+    gone, for at most ``seconds``. Its status is that of the last poll: 0 while
+    the domain is still there. ``name`` must already be quoted.
+    """
+
+    return f"n=0; while xl list {name} >/dev/null 2>&1 && [ $n -lt {int(seconds)} ]; do sleep 1; n=$((n + 1)); done"
+
+
 def shutdown_command(guest: GuestSpec, timeout: int) -> str:
     """
-    A graceful shutdown bounded by ``timeout`` seconds, then ``xl destroy``.
-    ``-F`` lets HVM guests without PV drivers shut down on an ACPI power event.
+    Stop the guest and return only once its domain is gone, so that the
+    ``xl create`` or ``zfs destroy`` that follows cannot race it. ``xl shutdown
+    -w`` is not enough: per xl(1) it returns when the domain has shut down,
+    which is before it is destroyed; until then ``xl create`` fails with
+    "already exists" and ``zfs destroy`` with "dataset is busy". So: ask for a
+    graceful shutdown (``-F``: HVM guests without PV drivers get an ACPI power
+    event), poll until the domain is gone within ``timeout`` seconds, else
+    ``xl destroy`` it and poll again (bounded too); fail, naming the guest, if it
+    is still there, so the next command never runs against a live domain.
     """
 
     name = shlex.quote(guest.name)
     force = " -F" if guest.type == "hvm" else ""
-    return f"timeout {int(timeout)} xl shutdown -w{force} {name} || xl destroy {name}"
+    still_there = f"xl list {name} >/dev/null 2>&1"
+    message = shlex.quote(
+        f"guest {guest.name} is still there {DESTROY_WAIT_SECONDS}s after xl destroy; "
+        "nothing further was done to it",
+    )
+    return (
+        f"if xl shutdown{force} {name}; then {wait_gone_loop(name, timeout)}; fi; "
+        f"if {still_there}; then "
+        f"echo {shlex.quote(f'guest {guest.name} did not shut down within {int(timeout)}s: destroying it')} >&2; "
+        f"xl destroy {name}; {wait_gone_loop(name, DESTROY_WAIT_SECONDS)}; "
+        f"if {still_there}; then echo {message} >&2; exit 1; fi; fi"
+    )
 
 
 def create_command(guest: GuestSpec) -> str:
