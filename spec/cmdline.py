@@ -8,7 +8,7 @@ import re
 
 from .versions import XenRelease
 
-SIZE_PATTERN = re.compile(r"^([1-9][0-9]*)([MG])$")
+SIZE_PATTERN = re.compile(r"\A([1-9][0-9]*)([MG])\Z")
 
 # Options this project sets from host data; overriding them through
 # xen_cmdline_extra would make the verification after boot meaningless.

@@ -59,7 +59,7 @@ def validate_guests(host_name: str, data: dict[str, Any]) -> GuestsHostSpec:
     try:
         spec = GuestsHostSpec(**keys)
     except ValidationError as error:
-        raise InventoryError([describe_error(host_name, e, data) for e in error.errors()]) from None
+        raise InventoryError([describe_error(host_name, e, data, GuestsHostSpec) for e in error.errors()]) from None
     problems = host_guest_problems(host_name, spec.xen_guests)
     if problems:
         raise InventoryError(problems)

@@ -57,11 +57,11 @@ __all__ = [
     "vdev_index",
 ]
 
-SHA256 = re.compile(r"^[0-9a-f]{64}$")
+SHA256 = re.compile(r"\A[0-9a-f]{64}\Z")
 # What fetch(1) gets; the operations still shell-quote it.
-URL = re.compile(r"^(https?|ftp)://[A-Za-z0-9._~:/?=&%+@,-]+$")
-SERIAL_VALUE = re.compile(r"^[A-Za-z0-9_.,:/=@+-]+$")
-USB_DEVICE = re.compile(r"^[A-Za-z0-9_.:-]+$")
+URL = re.compile(r"\A(https?|ftp)://[A-Za-z0-9._~:/?=&%+@,-]+\Z")
+SERIAL_VALUE = re.compile(r"\A[A-Za-z0-9_.,:/=@+-]+\Z")
+USB_DEVICE = re.compile(r"\A[A-Za-z0-9_.:-]+\Z")
 VNC_PASSWORD_MAX = 8
 MAX_VCPUS = 512
 
@@ -352,9 +352,9 @@ class VncSpec(_Strict):
                 f"{VNC_PASSWORD_MAX}, so use at most {VNC_PASSWORD_MAX}",
             )
         if not all(" " <= c <= "~" for c in value):
+            # VNC authentication (RFB's DES challenge) takes bytes; qemu reads the password as ASCII.
             raise ValueError("vnc password contains a non-printable or non-ASCII character: use printable ASCII only")
-        if any(c in "'\"\\" for c in value):
-            raise ValueError("vnc password contains a quote or backslash, which xl config strings cannot hold: remove it")
+        # Quotes and backslashes are fine: the renderer escapes them as libxlutil reads them.
         return value
 
 
@@ -555,7 +555,22 @@ class GuestSpec(_Strict):
     def has_secrets(self) -> bool:
         """The rendered config holds a password: write it mode 0600."""
 
-        return (self.vnc is not None and self.vnc.password is not None) or "spicepasswd" in self.extra
+        return (self.vnc is not None and self.vnc.password is not None) or any(
+            holds_secret(key, value) for key, value in self.extra.items()
+        )
+
+
+SECRET_WORD = re.compile(r"passw", re.IGNORECASE)
+
+
+def holds_secret(key: str, value: Any) -> bool:
+    """An ``extra`` entry that carries a password: a *passw* key (spicepasswd), or
+    a string holding one (``vfb = ['vnc=1,vncpasswd=...']``)."""
+
+    if SECRET_WORD.search(key):
+        return True
+    items = value if isinstance(value, list) else [value]
+    return any(isinstance(item, str) and SECRET_WORD.search(item) for item in items)
 
 
 def _check_extra_value(key: str, value: Any) -> None:
@@ -570,7 +585,8 @@ def _check_extra_value(key: str, value: Any) -> None:
     if isinstance(value, list):
         for item in value:
             if not isinstance(item, str):
-                raise ValueError(f"{what} lists {item!r}: list items must be strings, e.g. ['0000:03:00.0']")
+                # The item's type, not the item: a list may carry a secret.
+                raise ValueError(f"{what} lists a {type(item).__name__}: list items must be strings, e.g. ['0000:03:00.0']")
             check_xl_string(item, what)
         return
     raise ValueError(f"{what} is a {type(value).__name__}: use a string, an integer, a boolean or a list of strings")

@@ -14,21 +14,21 @@ from __future__ import annotations
 import posixpath
 import re
 
-GUEST_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+GUEST_NAME = re.compile(r"\A[a-zA-Z0-9][a-zA-Z0-9_.-]*\Z")
 GUEST_NAME_MAX = 64
 # FreeBSD interface names (bridge0, vlan12, ...): what ifconfig -l prints.
-BRIDGE_NAME = re.compile(r"^[a-z][a-z0-9]*[0-9]+$")
-MAC_ADDRESS = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
-VDEV_NAME = re.compile(r"^(hd|sd|xvd)[a-z]+$")
-SIZE = re.compile(r"^([1-9][0-9]*)([KMGT]?)$")
+BRIDGE_NAME = re.compile(r"\A[a-z][a-z0-9]*[0-9]+\Z")
+MAC_ADDRESS = re.compile(r"\A[0-9a-f]{2}(:[0-9a-f]{2}){5}\Z")
+VDEV_NAME = re.compile(r"\A(hd|sd|xvd)[a-z]+\Z")
+SIZE = re.compile(r"\A([1-9][0-9]*)([KMGT]?)\Z")
 SIZE_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
 
 # ZFS (zfs_namecheck.c) allows letters, digits and "_-:." plus space in a
 # component; we leave out the space since the name goes on command lines.
-ZFS_COMPONENT = re.compile(r"^[A-Za-z0-9_.:-]+$")
+ZFS_COMPONENT = re.compile(r"\A[A-Za-z0-9_.:-]+\Z")
 ZFS_NAME_MAX = 255
 # zpool(8): pool names must begin with a letter and must not be these.
-ZFS_RESERVED_POOL = re.compile(r"^(mirror|raidz|draid|spare|log|c[0-9].*)$")
+ZFS_RESERVED_POOL = re.compile(r"\A(mirror|raidz|draid|spare|log|c[0-9].*)\Z")
 # zvols are created with the default volblocksize (8K before OpenZFS 2.2,
 # 16K since); zfs refuses a volume size that is not a multiple of it.
 ZVOL_SIZE_MULTIPLE = 16 * 1024
@@ -36,12 +36,9 @@ ZVOL_SIZE_MULTIPLE = 16 * 1024
 # Characters a host path may contain: enough for any sane path, and nothing a
 # shell, an xl string or an xl disk spec (',' and '=' separate its fields) would
 # interpret.
-PATH_CHARACTERS = re.compile(r"^[A-Za-z0-9_.+@:/-]+$")
+PATH_CHARACTERS = re.compile(r"\A[A-Za-z0-9_.+@:/-]+\Z")
 PATH_MAX = 1023
 
-# Characters that cannot appear inside an xl.cfg string value: xl's lexer ends
-# a string at its quote and treats a backslash as an escape.
-XL_UNSAFE = ("'", '"', "\\", "\n", "\r")
 
 
 def _describe_char(char: str) -> str:
@@ -165,12 +162,16 @@ def check_path(value: str, what: str = "path") -> str:
 
 
 def check_xl_string(value: str, what: str) -> str:
-    """A value that goes between quotes in xl.cfg unchanged."""
+    """
+    A value that goes between quotes in xl.cfg. Quotes and backslashes are
+    carried (the renderer escapes them as libxlutil reads them); a newline or
+    another control character cannot be, in any xl string.
+    """
 
-    bad = next((c for c in value if c in XL_UNSAFE or not c.isprintable()), None)
+    bad = next((c for c in value if not c.isprintable()), None)
     if bad is not None:
         raise ValueError(
-            f"{what} contains {_describe_char(bad)}: xl config strings cannot hold quotes, backslashes, "
-            "newlines or control characters; remove it",
+            f"{what} contains {_describe_char(bad)}: xl config strings cannot hold newlines, tabs or other "
+            "control characters; remove it",
         )
     return value

@@ -20,15 +20,20 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .cmdline import MANAGED_OPTIONS, build_cmdline, option_name, size_to_mib
+from .rcvalue import check_rc_value
 from .versions import XenRelease, xen_release
 
-INTERFACE_NAME = re.compile(r"^[a-z][a-z0-9_]*[0-9]+$")
-BRIDGE_NAME = re.compile(r"^bridge[0-9]+$")
-CONSOLE_VALUE = re.compile(r"^(com1|com2|vga|dbgp|ehci|xhci|none)(,(com1|com2|vga|dbgp|ehci|xhci|none))*$")
-SERIAL_VALUE = re.compile(r"^com[12]=[0-9a-z,/]+$")
+INTERFACE_NAME = re.compile(r"\A[a-z][a-z0-9_]*[0-9]+\Z")
+BRIDGE_NAME = re.compile(r"\Abridge[0-9]+\Z")
+CONSOLE_VALUE = re.compile(r"\A(com1|com2|vga|dbgp|ehci|xhci|none)(,(com1|com2|vga|dbgp|ehci|xhci|none))*\Z")
+SERIAL_VALUE = re.compile(r"\Acom[12]=[0-9a-z,/]+\Z")
 LOGLVL_WORDS = "none|error|warning|info|debug|all"
-LOGLVL_VALUE = re.compile(rf"^({LOGLVL_WORDS})(/({LOGLVL_WORDS}))?$")
-CMDLINE_WORD = re.compile(r"^[A-Za-z0-9_.,:=/+-]+$")
+LOGLVL_VALUE = re.compile(rf"\A({LOGLVL_WORDS})(/({LOGLVL_WORDS}))?\Z")
+CMDLINE_WORD = re.compile(r"\A[A-Za-z0-9_.,:=/+-]+\Z")
+# Words ifconfig(8) takes after an address in ifconfig_<bridge>: keywords and
+# their values (mtu 9000, vhid 1, -ifdisabled, description dom0-bridge).
+IFCONFIG_WORD = re.compile(r"\A-?[A-Za-z0-9][A-Za-z0-9_.:/]*\Z")
+IFCONFIG_OPTIONS_HINT = "ifconfig words such as 'mtu 9000' or '-ifdisabled'"
 
 
 class InventoryError(ValueError):
@@ -39,10 +44,54 @@ class InventoryError(ValueError):
         super().__init__("\n".join(problems))
 
 
+def check_bridge_ip(value: str) -> str:
+    """
+    ``xen_bridge_ip``: what goes after the members in ``ifconfig_<bridge>``:
+    ``SYNCDHCP``, ``DHCP``, ``""`` (no address), or ``inet ADDR/LEN`` /
+    ``inet6 ADDR/LEN`` followed by plain ifconfig words.
+    """
+
+    fix = "use SYNCDHCP, DHCP, 'inet 192.0.2.10/24', 'inet6 2001:db8::10/64' or ''"
+    if value in ("", "SYNCDHCP", "DHCP"):
+        return value
+    bad = next((c for c in value if not (c.isascii() and (c.isalnum() or c in " _.,/:=+@%-"))), None)
+    if bad is not None:
+        raise ValueError(f"contains {_describe(bad)}, which cannot be an address setting: {fix}")
+    words = value.split(" ")
+    if len(words) < 2 or words[0] not in ("inet", "inet6") or "" in words:
+        raise ValueError(f"{value!r} is not an address setting: {fix}")
+    family, address, options = words[0], words[1], words[2:]
+    if "/" not in address:
+        raise ValueError(f"{value!r} has no prefix length: write it as ADDRESS/LEN, e.g. {family} "
+                         f"{'192.0.2.10/24' if family == 'inet' else '2001:db8::10/64'}")
+    try:
+        interface = ipaddress.ip_interface(address)
+    except ValueError:
+        raise ValueError(f"{address!r} is not an address with a prefix length: {fix}") from None
+    if (family == "inet") != (interface.version == 4):
+        raise ValueError(f"{address!r} is not an {'IPv4' if family == 'inet' else 'IPv6'} address: "
+                         f"write {'inet6' if family == 'inet' else 'inet'} before it")
+    scope = getattr(interface, "scope_id", None)
+    if scope is not None and not INTERFACE_NAME.fullmatch(scope) and not BRIDGE_NAME.fullmatch(scope):
+        raise ValueError(f"{address!r}: the scope after % must be an interface name like bridge0")
+    for word in options:
+        if not IFCONFIG_WORD.fullmatch(word):
+            raise ValueError(f"{word!r} after the address is not a plain ifconfig word: use {IFCONFIG_OPTIONS_HINT}")
+    return value
+
+
+def _describe(char: str) -> str:
+    from .rcvalue import describe_char
+
+    return describe_char(char)
+
+
 class Dom0Spec(BaseModel):
     """The desired Dom0. Field names are the host-data keys."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: "yes" is not a boolean, "4" is not a number (pydantic would convert both).
+    # hide_input_in_errors: no error text repeats a value (describe_error decides what is shown).
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, hide_input_in_errors=True)
 
     xen_version: str | None = None
     xen_dom0_mem: str = "8192M"
@@ -134,25 +183,23 @@ class Dom0Spec(BaseModel):
     @field_validator("xen_bridge_ip")
     @classmethod
     def _bridge_ip(cls, value: str) -> str:
-        if value in ("", "SYNCDHCP", "DHCP"):
-            return value
-        words = value.split()
-        if len(words) == 2 and words[0] in ("inet", "inet6"):
-            try:
-                interface = ipaddress.ip_interface(words[1])
-            except ValueError:
-                pass
-            else:
-                if (words[0] == "inet") == (interface.version == 4) and "/" in words[1]:
-                    return value
-        raise ValueError(
-            f"{value!r} is not an address setting: use SYNCDHCP, DHCP, 'inet 192.0.2.10/24' or ''",
-        )
+        return check_bridge_ip(value)
 
     @model_validator(mode="after")
     def _bridge_not_member(self) -> "Dom0Spec":
         if self.xen_bridge in self.xen_bridge_members:
             raise ValueError("xen_bridge_members must not contain the bridge itself")
+        return self
+
+    @model_validator(mode="after")
+    def _rc_safe(self) -> "Dom0Spec":
+        # Whatever each key's own check allowed, nothing that reaches loader.conf
+        # or rc.conf may be shell syntax to rc (spec.rcvalue is the one rule).
+        check_rc_value("xen_cmdline", self.cmdline)
+        for key in ("xen_bridge", "xen_bridge_ip"):
+            check_rc_value(key, getattr(self, key))
+        for member in self.xen_bridge_members:
+            check_rc_value("xen_bridge_members", member)
         return self
 
     # Derived values
@@ -204,10 +251,59 @@ def unknown_key_problems(host_name: str, data: dict[str, Any]) -> list[str]:
     return problems
 
 
-def describe_error(host_name: str, error: dict[str, Any], data: dict[str, Any]) -> str:
-    """One pydantic error as a sentence: host, key path, given value, fix."""
+# A location with one of these parts may hold a secret: its value is never shown.
+SECRET_LOCATION = re.compile(r"passw|secret|vnc|spice|extra", re.IGNORECASE)
+SHOWN_VALUE_MAX = 40
 
-    location = error.get("loc", ())
+
+def _model_at(root: Any, location: tuple) -> Any:
+    """The pydantic model class that holds the last part of ``location``, or None."""
+
+    model = root
+    for part in location[:-1]:
+        if isinstance(part, int):
+            continue
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is None:
+            return None
+        model = _inner_model(field.annotation)
+        if model is None:
+            return None
+    return model
+
+
+def _inner_model(annotation: Any) -> Any:
+    """The model inside ``X``, ``X | None`` or ``list[X]``."""
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for argument in getattr(annotation, "__args__", ()):
+        inner = _inner_model(argument)
+        if inner is not None:
+            return inner
+    return None
+
+
+def shown_value(location: tuple, value: Any) -> str | None:
+    """How an error may show the value it refused: short scalars outside secret keys; else nothing."""
+
+    if any(SECRET_LOCATION.search(str(part)) for part in location):
+        return None
+    if isinstance(value, (bool, int, float)) or value is None:
+        return repr(value)
+    if isinstance(value, str):
+        text = repr(value)
+        return text if len(text) <= SHOWN_VALUE_MAX else text[: SHOWN_VALUE_MAX - 4] + "...'"
+    return f"a {type(value).__name__}"
+
+
+def describe_error(host_name: str, error: dict[str, Any], data: dict[str, Any], root: Any = None) -> str:
+    """
+    One pydantic error as a sentence: host, key path, fix; the refused value
+    only when it is short and cannot be a secret (``shown_value``).
+    """
+
+    location = tuple(error.get("loc", ()))
     key = ""
     for part in location:
         key += f"[{part}]" if isinstance(part, int) else (f".{part}" if key else str(part))
@@ -220,8 +316,15 @@ def describe_error(host_name: str, error: dict[str, Any], data: dict[str, Any]) 
             message += ": list the physical interfaces for the guests' bridge, e.g. ['em0']"
     elif kind == "extra_forbidden":
         message = "is not a known key"
+        model = _model_at(root, location) if root is not None and location else None
+        if model is not None and isinstance(location[-1], str):
+            guess = difflib.get_close_matches(location[-1], sorted(model.model_fields), n=1)
+            known = ", ".join(sorted(model.model_fields))
+            message += f": did you mean {guess[0]}?" if guess else f": the keys here are {known}"
     elif "input" in error and kind not in ("value_error",):
-        message = f"{error['input']!r}: {message}"
+        shown = shown_value(location, error["input"])
+        if shown is not None:
+            message = f"{shown}: {message}"
     return f"{host_name}: {key or 'host data'} {message}"
 
 
@@ -234,7 +337,7 @@ def validate_dom0(host_name: str, data: dict[str, Any]) -> Dom0Spec:
     try:
         spec = Dom0Spec(**dom0_data)
     except ValidationError as error:
-        problems.extend(describe_error(host_name, e, data) for e in error.errors())
+        problems.extend(describe_error(host_name, e, data, Dom0Spec) for e in error.errors())
     if problems:
         raise InventoryError(problems)
     assert spec is not None

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-VERSION_PATTERN = re.compile(r"^4\.(\d{1,2})$")
+VERSION_PATTERN = re.compile(r"\A4\.([0-9]{1,2})\Z")
 
 
 @dataclass(frozen=True)

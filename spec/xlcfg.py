@@ -24,25 +24,38 @@ Forms chosen (xl.cfg(5), xl-disk-configuration(5), xl-network-configuration(5)):
   with the USB bus enabled as it asks.
 
 The output is deterministic: fixed key order, ``extra`` keys sorted, strings in
-double quotes and spec strings in single quotes (xl takes either). Values that
-would need escaping are refused (the schema already refuses them).
+double quotes and spec strings in single quotes (xl takes either). Quotes and
+backslashes inside a string are escaped with a backslash, as libxlutil reads
+them; control characters (newlines above all) are refused (the schema already
+refuses them). The first line is ``MANAGED_MARKER``.
 """
 
 from __future__ import annotations
 
-from .guest import GuestSpec
+import re
+
+from .guest import SECRET_WORD, GuestSpec, holds_secret
 from .mac import stable_mac
 
-HEADER = "# Managed by pyinfra (freebsd-xen); edits will be overwritten."
+# The first line of every config this project writes: how a Dom0's configs that
+# are ours are told from an admin's own (only ours are ever migrated, stopped or
+# removed on behalf of another Dom0's declaration). A comment to libxlutil.
+MANAGED_MARKER = "# Managed by pyinfra-freebsd-xen (deploys/guests.py): edits are overwritten"
+# The marker that earlier versions wrote: their configs are ours too.
+EARLIER_MARKERS = ("# Managed by pyinfra (freebsd-xen); edits will be overwritten.",)
+HEADER = MANAGED_MARKER
 CONFIG_DIR = "/usr/local/etc/xen"
 REDACTED = "********"
 
 __all__ = [
     "CONFIG_DIR",
+    "EARLIER_MARKERS",
     "HEADER",
+    "MANAGED_MARKER",
     "boot_order",
     "config_mode",
     "config_path",
+    "is_managed_config",
     "disk_specs",
     "render_xl_cfg",
     "vif_macs",
@@ -51,18 +64,29 @@ __all__ = [
 
 
 def _unquotable(value: str) -> str | None:
+    """The first character no xl string can carry: newlines and other control characters."""
+
     for char in value:
-        if char in "'\"\\\n\r" or not char.isprintable():
+        if not char.isprintable():
             return char
     return None
 
 
 def _quote(value: str, quote: str = '"') -> str:
+    """
+    An xl config string holding ``value`` exactly. libxlutil's lexer
+    (libxlu_cfg_l.l, xlu__cfgl_dequote) reads a backslash before a quote or a
+    backslash as that character; both are escaped so any printable value
+    round-trips (checked with libxlutil itself in tests/unit/test_xlcfg.py).
+    Its octal and hex escapes are not used: 4.17 mis-reads both.
+    """
+
     bad = _unquotable(value)
     if bad is not None:
         # The schema refuses these; reaching here means a caller bypassed it.
-        raise ValueError(f"{value!r} cannot be written as an xl config string: it contains {bad!r}")
-    return f"{quote}{value}{quote}"
+        raise ValueError(f"a value cannot be written as an xl config string: it contains {bad!r}")
+    escaped = value.replace("\\", "\\\\").replace(quote, "\\" + quote)
+    return f"{quote}{escaped}{quote}"
 
 
 def _spec_field(value: str) -> str:
@@ -149,10 +173,29 @@ def config_mode(guest: GuestSpec) -> int:
     return 0o600 if guest.has_secrets else 0o644
 
 
+# In a spec string (vfb's "vnc=1,vncpasswd=x"): a password field up to the next comma.
+PASSWORD_FIELD = re.compile(r"([A-Za-z_]*passw[A-Za-z_]*=)[^,]*", re.IGNORECASE)
+
+
+def _redacted(key: str, value: object) -> object:
+    if SECRET_WORD.search(key):
+        return REDACTED
+    if isinstance(value, list):
+        return [PASSWORD_FIELD.sub(r"\1" + REDACTED, item) for item in value]
+    return PASSWORD_FIELD.sub(r"\1" + REDACTED, str(value))
+
+
+def is_managed_config(text: str) -> bool:
+    """Whether a config file's text was written by this project (its first line is our marker)."""
+
+    first_line = text.split("\n", 1)[0].rstrip("\r")
+    return first_line == MANAGED_MARKER or first_line in EARLIER_MARKERS
+
+
 def render_xl_cfg(guest: GuestSpec, *, redact_secrets: bool = False) -> str:
     """The config file's text. ``redact_secrets`` masks passwords (for showing diffs)."""
 
-    lines = [HEADER]
+    lines = [MANAGED_MARKER]
 
     def put(key: str, rendered: str) -> None:
         lines.append(f"{key} = {rendered}")
@@ -187,7 +230,7 @@ def render_xl_cfg(guest: GuestSpec, *, redact_secrets: bool = False) -> str:
 
     for key in sorted(guest.extra):
         value = guest.extra[key]
-        if redact_secrets and key == "spicepasswd":
-            value = REDACTED
+        if redact_secrets and holds_secret(key, value):
+            value = _redacted(key, value)
         put(key, _value(value))
     return "\n".join(lines) + "\n"

@@ -70,7 +70,23 @@ def test_missing_members_says_what_to_write():
         ("xen_cmdline_extra", "dom0_mem=1G", "set from xen_dom0_mem"),
         ("xen_cmdline_extra", 'ucode=scan "x"', "cannot go on the Xen command line"),
         ("xen_bridge_ip", "192.0.2.1", "not an address setting"),
-        ("xen_bridge_ip", "inet 192.0.2.1/24; reboot", "not an address setting"),
+        ("xen_bridge_ip", "inet 192.0.2.1/24; reboot", "contains ';', which cannot be an address setting"),
+        ("xen_bridge_ip", "inet6 fe80::1%;reboot;/64", "contains ';', which cannot be an address setting"),
+        ("xen_bridge_ip", "inet 192.0.2.1/24 mtu $(reboot)", "contains '$'"),
+        ("xen_bridge_ip", "inet 192.0.2.1", "no prefix length"),
+        ("xen_bridge_ip", "inet 2001:db8::1/64", "not an IPv4 address: write inet6 before it"),
+        ("xen_bridge_ip", "inet6 fe80::1%em0/64x", "not an address with a prefix length"),
+        ("xen_bridge_ip", "SYNCDHCP\n", "contains a newline"),
+        ("xen_dom0_mem", "8192M\n", "is not a size"),
+        ("xen_dom0_mem", "8192M\x00", "is not a size"),
+        ("xen_version", "4.17\n", "not a Xen version"),
+        ("xen_version", "4.\u0661\u0667", "not a Xen version"),
+        ("xen_console", "vga\n", "not a Xen console list"),
+        ("xen_serial", "com1=115200,8n1\n", "not a serial setting"),
+        ("xen_loglvl", "all\n", "not a Xen log level"),
+        ("xen_bridge", "bridge0\n", "not a FreeBSD bridge name"),
+        ("xen_reboot", "yes", "valid boolean"),
+        ("xen_dom0_max_vcpus", "4", "valid integer"),
         ("xen_bridge_style", "bridged", "'cloned' or 'autobridge'"),
         ("xen_version", "5.0", "not a Xen version"),
         ("xen_console", "com3", "not a Xen console list"),
@@ -85,9 +101,20 @@ def test_each_key_is_checked(key, value, fragment):
     assert fragment in problem
 
 
-def test_static_bridge_address_is_accepted():
-    spec = validate_dom0("h", {"xen_bridge_members": ["em0"], "xen_bridge_ip": "inet 192.0.2.10/24"})
-    assert spec.xen_bridge_ip == "inet 192.0.2.10/24"
+@pytest.mark.parametrize(
+    "value",
+    ["inet 192.0.2.10/24", "inet6 2001:db8::10/64", "inet6 fe80::1%bridge0/64", "inet 192.0.2.10/24 mtu 9000",
+     "inet6 2001:db8::10/64 -ifdisabled", "", "DHCP", "SYNCDHCP"],
+)
+def test_bridge_address_settings_are_accepted(value):
+    spec = validate_dom0("h", {"xen_bridge_members": ["em0"], "xen_bridge_ip": value})
+    assert spec.xen_bridge_ip == value
+
+
+@pytest.mark.parametrize("member", ["em0\n", "em0 ", "-em0", "em\u0660"])
+def test_bridge_members_refuse_newlines_and_lookalikes(member):
+    [problem] = problems_for({"xen_bridge_members": [member]})
+    assert problem.startswith("xen1.example.org: xen_bridge_members ")
 
 
 def test_whole_inventory_reports_every_host():

@@ -14,7 +14,19 @@ import pytest
 
 from spec.guest import GuestSpec
 from spec.mac import stable_mac
-from spec.xlcfg import HEADER, boot_order, config_mode, config_path, disk_specs, render_xl_cfg, vif_macs, vif_specs
+from spec.xlcfg import (
+    EARLIER_MARKERS,
+    HEADER,
+    MANAGED_MARKER,
+    boot_order,
+    config_mode,
+    config_path,
+    disk_specs,
+    is_managed_config,
+    render_xl_cfg,
+    vif_macs,
+    vif_specs,
+)
 from tests import xlparse
 
 xlparse.require_libxlutil()
@@ -122,6 +134,47 @@ def test_vnc_password_only_when_given():
         assert cfg.get_string("vncpasswd") == "s3cr3t"
     for guest in (handbook_guest(), handbook_guest(vnc={"listen": "0.0.0.0"})):
         assert "vncpasswd" not in render_xl_cfg(guest)
+
+
+def test_every_config_starts_with_the_marker_that_libxlutil_reads_as_a_comment():
+    text = render_xl_cfg(handbook_guest())
+    assert text.startswith(MANAGED_MARKER + "\n") and HEADER == MANAGED_MARKER
+    assert is_managed_config(text)
+    with parsed(text) as cfg:
+        assert cfg.get_string("name") == "freebsd"
+    with parsed(MANAGED_MARKER + "\n") as cfg:
+        assert not cfg.has("name")  # the marker alone defines nothing
+    for earlier in EARLIER_MARKERS:
+        assert is_managed_config(earlier + "\nname = 'x'\n")
+    # An admin's config, or ours edited so the marker is no longer first, is not ours.
+    assert not is_managed_config('name = "freebsd"\n' + MANAGED_MARKER + "\n")
+    assert not is_managed_config("# " + MANAGED_MARKER + "\n")
+    assert not is_managed_config("")
+
+
+@pytest.mark.parametrize("password", ['ab"c', "ab'c", "a\\b", '\\"', '"', "\\", "$(id)`x`", "#x"])
+def test_vnc_password_with_quotes_and_backslashes_reads_back_intact(password):
+    text = render_xl_cfg(handbook_guest(vnc={"password": password}))
+    with parsed(text) as cfg:
+        assert cfg.get_string("vncpasswd") == password
+        assert cfg.get_string("name") == "freebsd"  # nothing after the password was swallowed
+        assert cfg.get_list("usbdevice") == ["tablet"]
+
+
+@pytest.mark.parametrize("value", ['say "hi"', "it's", "C:\\dir\\", "\\\"", "caf\u00e9", "\u0430"])
+def test_extra_strings_read_back_intact(value):
+    text = render_xl_cfg(handbook_guest(extra={"cmdline": value, "device_model_args": [value, "x"]}))
+    with parsed(text) as cfg:
+        assert cfg.get_string("cmdline") == value
+        assert cfg.get_list("device_model_args") == [value, "x"]
+
+
+def test_passwords_inside_extra_values_make_the_file_private_and_are_redacted():
+    guest = handbook_guest(type="pv", vnc=None, serial=None, usbdevice=None, cdrom=None,
+                           extra={"vfb": ["vnc=1,vncpasswd=sekrit,vnclisten=0.0.0.0"]})
+    assert config_mode(guest) == 0o600
+    redacted = render_xl_cfg(guest, redact_secrets=True)
+    assert "sekrit" not in redacted and "vncpasswd=********,vnclisten=0.0.0.0" in redacted
 
 
 def test_secrets_redacted_and_mode():
@@ -250,8 +303,9 @@ def test_config_path():
 def test_renderer_refuses_unquotable_values_even_without_the_schema():
     guest = handbook_guest()
     sneaky = guest.model_copy(update={"serial": 'pty"\nbuilder = "generic'})
-    with pytest.raises(ValueError, match="cannot be written as an xl config string"):
+    with pytest.raises(ValueError, match="cannot be written as an xl config string") as caught:
         render_xl_cfg(sneaky)
+    assert "builder" not in str(caught.value)  # the value itself is not repeated (it may be a password)
 
 
 # The binding itself must reject what Xen rejects, or the tests above prove nothing.
