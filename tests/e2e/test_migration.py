@@ -229,3 +229,43 @@ def test_9_a_stopped_guest_on_shared_storage_starts_where_it_is_declared(fleet):
     assert list(where(fleet, "nap")) == ["xen2"]
     assert not fleet.hosts["xen1"].exists("/usr/local/etc/xen/nap.cfg")
     fleet.hosts["xen2"].run("xl destroy nap")
+
+
+def test_10_an_admins_own_domain_is_not_ours_to_move_or_remove(fleet):
+    from spec.guest import GuestSpec
+    from spec.xlcfg import render_xl_cfg
+
+    guest = shared_guest("handmade", vifs=[{"bridge": "bridge0", "mac": "00:16:3e:00:40:01"}])
+    xen1, xen2 = fleet.hosts["xen1"], fleet.hosts["xen2"]
+    # The admin's own config on xen1: the same guest, without the marker our configs start with.
+    own = "\n".join(render_xl_cfg(GuestSpec(**guest)).splitlines()[1:]) + "\n"
+    assert xen1.run("truncate -s 1G /shared/handmade.img").returncode == 0
+    xen1.write("/usr/local/etc/xen/handmade.cfg", own)
+    assert xen1.run("xl create /usr/local/etc/xen/handmade.cfg").returncode == 0
+    run = pyinfra(place(fleet, {"xen2": [guest]}), "deploys/guests.py")
+    assert run.returncode != 0
+    assert ("guest handmade runs here and xen2 declares a guest of that name, but /usr/local/etc/xen/handmade.cfg "
+            "here was not written by this project: not migrated") in run.output, run.output[-4000:]
+    assert "guest handmade: a domain of that name runs on xen1 and its config there was not written" in run.output
+    assert list(where(fleet, "handmade")) == ["xen1"]
+    assert xen1.read("/usr/local/etc/xen/handmade.cfg") == own
+    assert not xen2.exists("/usr/local/etc/xen/handmade.cfg")
+    # Stopped, its config is still the admin's: kept on xen1, and the guest starts where it is declared.
+    xen1.run("xl destroy handmade")
+    run = pyinfra(place(fleet, {"xen2": [guest]}), "deploys/guests.py")
+    assert run.returncode == 0, run.output[-4000:]
+    assert "/usr/local/etc/xen/handmade.cfg is for a guest that xen2 declares, but this project did not write it" in run.output
+    assert xen1.read("/usr/local/etc/xen/handmade.cfg") == own
+    assert list(where(fleet, "handmade")) == ["xen2"]
+    xen2.run("xl destroy handmade")
+    xen1.run("rm -f /usr/local/etc/xen/handmade.cfg")
+
+
+def test_11_a_transport_with_arguments_reaches_xl_as_one_argument(fleet):
+    guest = shared_guest("tp", vifs=[{"bridge": "bridge0", "mac": "00:16:3e:00:40:02"}])
+    converge(fleet, {"xen1": [guest]})
+    transport = {"xen2": {"xen_migrate_ssh": "ssh -o ConnectTimeout=5"}}
+    run = converge(fleet, {"xen2": [guest]}, transport)
+    assert "guest tp moves from xen1 to xen2 (live migration)" in run.output
+    assert list(where(fleet, "tp")) == ["xen2"]
+    fleet.hosts["xen2"].run("xl destroy tp")
