@@ -8,7 +8,6 @@ Dom0, and MAC addresses are unique across every Dom0.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -16,13 +15,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .guest import GuestSpec
 from .schema import EXTRA_KEY_MODELS, InventoryError, describe_error, xen_keys
+from .transport import check_address, check_transport
 from .xlcfg import vif_macs
 
 
 class GuestsHostSpec(BaseModel):
     """Host-data keys for the guests deploy; field names are the keys."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, hide_input_in_errors=True)
 
     xen_guests: list[GuestSpec] = Field(default_factory=list)
     xen_restart_on_change: bool = False
@@ -30,24 +30,36 @@ class GuestsHostSpec(BaseModel):
     xen_shutdown_timeout: int = Field(default=120, ge=1, le=3600)
     # How other Dom0s reach this one for live migration (default: its inventory name).
     xen_migrate_address: str | None = None
-    # xl migrate's transport (-s): the command that reaches the target, e.g. "ssh -p 2222".
+    # xl migrate's transport (-s): the command that reaches the target, e.g. "ssh -p 2222";
+    # spec.transport builds what xl and the pre-flight probe run from it.
     xen_migrate_ssh: str = "ssh"
 
     @field_validator("xen_migrate_address")
     @classmethod
     def _address(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9.:_-]*", value):
-            raise ValueError(f"{value!r} is not a host name or address")
-        return value
+        return None if value is None else check_address(value)
 
     @field_validator("xen_migrate_ssh")
     @classmethod
     def _ssh(cls, value: str) -> str:
-        if not re.fullmatch(r"ssh( [A-Za-z0-9_./=:@-]+)*", value):
+        return check_transport(value)
+
+    def migration_address(self, host_name: str) -> str:
+        """
+        How other Dom0s reach this one: ``xen_migrate_address``, else the
+        inventory name, which must then be a plain host name (it goes into
+        xl's ``sh -c`` line unquoted). ``ValueError`` names the key to set.
+        """
+
+        if self.xen_migrate_address is not None:
+            return self.xen_migrate_address
+        try:
+            return check_address(host_name)
+        except ValueError:
             raise ValueError(
-                f"{value!r} is not an ssh command: use ssh followed by plain options, e.g. 'ssh -p 2222'",
-            )
-        return value
+                f"{host_name}: its inventory name is not a host name ssh can reach for live migration: "
+                "set xen_migrate_address to its host name or address",
+            ) from None
 
 
 for _key in GuestsHostSpec.model_fields:

@@ -128,3 +128,81 @@ def test_sizes():
     assert size_to_mib("4G") == 4096
     with pytest.raises(ValueError):
         size_to_mib("4096")
+
+
+# xen_migrate_ssh: one transport for xl and for the probe (spec.transport)
+
+import os  # noqa: E402
+import shlex  # noqa: E402
+import subprocess  # noqa: E402
+
+from spec.fleet import validate_guests  # noqa: E402
+from spec.transport import migrate_rune, migrate_transport, transport_probe_argv  # noqa: E402
+
+
+def guests_problems(data, host="xen1"):
+    with pytest.raises(InventoryError) as error:
+        validate_guests(host, data)
+    return error.value.problems
+
+
+@pytest.mark.parametrize(
+    "transport",
+    ["ssh", "ssh -p 2222", "/usr/bin/ssh -i /root/.ssh/migrate -p 22", "ssh -o Ciphers=aes128-ctr -J jump@gw:22"],
+)
+def test_transport_reaches_ssh_with_the_same_words_from_xl_and_from_the_probe(tmp_path, transport):
+    # A stand-in ssh that records its argv: xl's sh -c line and the probe must hand it the same words.
+    fake = tmp_path / "ssh"
+    fake.write_text('#!/bin/sh\nfor word in "$@"; do printf "%s\\n" "$word"; done\n')
+    fake.chmod(0o755)
+    program = transport.split()[0]
+    env = dict(os.environ, PATH=f"{tmp_path}:/usr/bin:/bin")
+    rune = migrate_rune(transport, "xen2.example.org").replace(program, str(fake), 1)
+    probe = transport_probe_argv(transport, "xen2.example.org")
+    probe[2] = probe[2].replace(program, str(fake), 1)
+    from_xl = subprocess.run(["sh", "-c", rune], capture_output=True, text=True, env=env, check=True).stdout.split("\n")
+    from_probe = subprocess.run(probe, capture_output=True, text=True, env=env, check=True).stdout.split("\n")
+    words = [*transport.split()[1:], "-o", "BatchMode=yes", "-o", "ConnectTimeout=10", "xen2.example.org"]
+    assert from_xl[: len(words)] == words and from_xl[len(words):-1] == ["xl", "migrate-receive"]
+    assert from_probe[: len(words)] == words and from_probe[len(words):-1] == ["true"]
+    # One argument for xl -s: shlex (what a shell-quoted command line gives back) keeps it whole.
+    assert shlex.split(f"xl migrate -s {shlex.quote(migrate_transport(transport))} web xen2") == [
+        "xl", "migrate", "-s", migrate_transport(transport), "web", "xen2",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("transport", "fragment"),
+    [
+        ("ssh -p 2222; reboot", "contains ';'"),
+        ("ssh -o ProxyCommand=$(reboot)", "contains '$'"),
+        ("ssh `id`", "contains '`'"),
+        ('ssh "-p" 1', "contains '\"'"),
+        ("ssh -p 22\n", "contains a newline"),
+        ("ssh\t-p 22", "contains a tab"),
+        ("ssh -i ~/.ssh/k", "contains '~'"),
+        ("ssh -p *", "contains '*'"),
+        ("ssh  -p 22", "empty word"),
+        ("-p 22", "starts with an option"),
+        ("rsh xen2", "not ssh"),
+        ("bin/ssh", "not ssh"),
+        ("ssh -p 2222 &", "contains '&'"),
+    ],
+)
+def test_transport_with_shell_syntax_is_refused(transport, fragment):
+    [problem] = guests_problems({"xen_migrate_ssh": transport})
+    assert problem.startswith("xen1: xen_migrate_ssh ") and fragment in problem
+
+
+@pytest.mark.parametrize("address", ["-oProxyCommand=reboot", "xen2;reboot", "xen2 xen3", "", "xen2\n"])
+def test_migration_address_is_one_plain_word(address):
+    [problem] = guests_problems({"xen_migrate_address": address})
+    assert problem.startswith("xen1: xen_migrate_address ")
+
+
+def test_inventory_name_as_address_must_be_a_host_name():
+    spec = validate_guests("@local", {})
+    with pytest.raises(ValueError, match="set xen_migrate_address"):
+        spec.migration_address("@local")
+    assert validate_guests("xen2.example.org", {}).migration_address("xen2.example.org") == "xen2.example.org"
+    assert validate_guests("@local", {"xen_migrate_address": "192.0.2.2"}).migration_address("@local") == "192.0.2.2"
