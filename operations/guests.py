@@ -30,10 +30,11 @@ from facts.guests import AUTOSTART_SCRIPT, GuestsHost, GuestsState, PathInfo, co
 from facts.xl import XlDomain
 from facts.zfs import ZfsVolume
 from facts.rcfile import parse_rc_text
-from facts.dom0 import RC_CONF
+from facts.dom0 import RC_CONF, SYSCTL_CONF
 from spec.guest import GuestSpec, size_bytes
 from spec.xlcfg import config_mode, render_xl_cfg
 
+from .commands import argv
 from .drift import Drift, guest_drift
 from .files import atomic_write_commands, backup_path, write_if_changed
 from .rcfile import set_rc_values
@@ -71,6 +72,9 @@ def guests_state(read: GuestsRead, on=None) -> GuestsHost:
 
 # After ``xl destroy`` a domain is gone within moments; longer means something is stuck.
 DESTROY_WAIT_SECONDS = 30
+# The same wait in the xendomains rc.d script (its DESTROY_WAIT), kept short: at
+# Dom0 shutdown it counts against init's kern.init_shutdown_timeout.
+XENDOMAINS_DESTROY_WAIT = 10
 
 
 def wait_gone_loop(name: str, seconds: int) -> str:
@@ -430,36 +434,73 @@ def remove(guest: GuestSpec, read: GuestsRead, shutdown_timeout: int = 120):
     if current.config_sha256.get(path) is not None:
         acted = True
         # The .bak of older runs may hold the VNC password too.
-        yield StringCommand("rm", "-f", path, backup_path(path))
+        yield argv("rm", "-f", path, backup_path(path))
     if guest.destroy_disks:
         for disk in guest.disks:
             if disk.zvol and disk.zvol in current.volumes:
                 acted = True
-                yield StringCommand("zfs", "destroy", disk.zvol)
+                yield argv("zfs", "destroy", disk.zvol)
             elif disk.file and current.paths.get(disk.file) is not None:
                 acted = True
-                yield StringCommand("rm", "-f", disk.file)
+                yield argv("rm", "-f", disk.file)
     if not acted:
         kept = "" if guest.destroy_disks else " (its disks are kept)"
         noop(f"guest {guest.name} is absent{kept}")
 
 
-# Autostart ----------------------------------------------------------------------------
+# Autostart and the Dom0's shutdown ----------------------------------------------------
 
 
-# FreeBSD's rc.shutdown watchdog (rc.conf(5)): when it fires, the remaining guests
+# rc.conf(5): rc.shutdown's own watchdog (rcshutdown_timeout) defaults to 90 s, and
+# init(8) kills rc.shutdown after kern.init_shutdown_timeout (120 s by default)
+# whatever rcshutdown_timeout says. When either fires, the guests still running
 # lose power instead of shutting down.
 DEFAULT_RCSHUTDOWN_TIMEOUT = 90
+DEFAULT_INIT_SHUTDOWN_TIMEOUT = 120
+INIT_SHUTDOWN_SYSCTL = "kern.init_shutdown_timeout"
+# What the other rc.d scripts' stops may take besides xendomains.
+OTHER_SERVICES_SECONDS = 30
 
 
-def shutdown_watchdog(guests: int, shutdown_timeout: int) -> int:
-    """Seconds rc.shutdown needs to stop ``guests`` one after another, with margin."""
+@dataclass(frozen=True)
+class ShutdownBudget:
+    """Seconds the Dom0's shutdown must be given so that xendomains can finish."""
 
-    return guests * shutdown_timeout + 30 if guests else 0
+    rcshutdown_timeout: int
+    init_shutdown_timeout: int
+
+
+def shutdown_budget(shutdown_timeout: int) -> ShutdownBudget:
+    """
+    xendomains asks every guest to shut down at once and waits for all of them
+    with one deadline (``shutdown_timeout``), then destroys the rest and waits
+    at most ``XENDOMAINS_DESTROY_WAIT``: its stop is bounded by that, whatever
+    the number of guests. rc.shutdown needs it plus the other services' stops;
+    init's hard limit is set above rc.shutdown's own watchdog, so that the
+    watchdog, which says so on the console, is the one that fires.
+    """
+
+    rc = int(shutdown_timeout) + XENDOMAINS_DESTROY_WAIT + OTHER_SERVICES_SECONDS
+    return ShutdownBudget(rc, rc + OTHER_SERVICES_SECONDS)
+
+
+def raised_init_shutdown_command(seconds: int) -> str:
+    """Raise kern.init_shutdown_timeout live to ``seconds``, never lowering a larger value."""
+
+    wanted = int(seconds)
+    return (
+        f'[ "$(sysctl -n {INIT_SHUTDOWN_SYSCTL})" -ge {wanted} ] 2>/dev/null || '
+        f"sysctl {INIT_SHUTDOWN_SYSCTL}={wanted} >/dev/null"
+    )
 
 
 def autostart_script() -> str:
     return resources.files("operations").joinpath("assets/xendomains").read_text()
+
+
+def _at_least(values: dict[str, str], key: str, default: int) -> int:
+    value = values.get(key, "")
+    return int(value) if value.strip().isdigit() else default
 
 
 @operation()
@@ -471,11 +512,15 @@ def autostart(
     arriving: dict[str, str] | None = None,
 ):
     """
-    Install the ``xendomains`` rc.d script (FreeBSD's Xen packages ship none) and
-    list the autostart guests in rc.conf in declaration order, so they start
-    after ``xencommons`` at boot and shut down gracefully in reverse order.
-    ``rcshutdown_timeout`` is raised when the guests' shutdowns need longer than
-    FreeBSD's 90 second watchdog allows.
+    Install the ``xendomains`` rc.d script (FreeBSD's Xen packages ship none),
+    list the autostart guests in rc.conf in declaration order (they start after
+    ``xencommons`` at boot) and enable it whenever a guest is declared to run,
+    so that at Dom0 shutdown every running guest is shut down cleanly, all at
+    once, within ``shutdown_timeout``. When that needs longer than FreeBSD
+    allows rc.shutdown, ``rcshutdown_timeout`` (rc.conf) and
+    ``kern.init_shutdown_timeout`` (live and in /etc/sysctl.conf) are raised
+    together: either one alone cuts the guests' shutdown. Values already larger
+    are kept.
 
     .. code:: python
 
@@ -489,20 +534,46 @@ def autostart(
         for g in guests
         if g.autostart and g.state == "running" and not not_arrived(g, current, arriving.get(g.name))
     ]
+    runs_guests = any(g.state == "running" for g in guests)
     acted = yield from write_if_changed(current, AUTOSTART_SCRIPT, autostart_script(), "is installed", mode="555")
     old = current.file(RC_CONF) or ""
+    existing = parse_rc_text(old)
     values = {
-        "xendomains_enable": "YES" if names else "NO",
+        "xendomains_enable": "YES" if runs_guests else "NO",
         "xendomains_list": " ".join(names),
         "xendomains_delay": str(delay),
         "xendomains_timeout": str(shutdown_timeout),
     }
-    existing = parse_rc_text(old)
-    if not names and "xendomains_list" not in existing:
+    if not runs_guests and "xendomains_list" not in existing:
         values = {}
-    needed = shutdown_watchdog(len(names), shutdown_timeout)
-    if needed > int(existing.get("rcshutdown_timeout", DEFAULT_RCSHUTDOWN_TIMEOUT) or 0):
-        values["rcshutdown_timeout"] = str(needed)
+    budget = shutdown_budget(shutdown_timeout) if runs_guests else None
+    if budget and budget.rcshutdown_timeout > _at_least(existing, "rcshutdown_timeout", DEFAULT_RCSHUTDOWN_TIMEOUT):
+        values["rcshutdown_timeout"] = str(budget.rcshutdown_timeout)
     wrote = yield from write_if_changed(current, RC_CONF, set_rc_values(old, values), "lists the autostart guests")
-    if not (acted or wrote):
+    raised = False
+    if budget and budget.init_shutdown_timeout > DEFAULT_INIT_SHUTDOWN_TIMEOUT:
+        raised = yield from init_shutdown_timeout(current, budget.init_shutdown_timeout)
+    if not (acted or wrote or raised):
         noop(f"autostart: {' '.join(names) or 'no guests'}")
+
+
+def init_shutdown_timeout(current: GuestsHost, seconds: int):
+    """
+    kern.init_shutdown_timeout at least ``seconds``, in /etc/sysctl.conf and
+    live (only when the file is written: the file is what the next boot
+    applies, and the live value is set with it). Returns whether it acted.
+    """
+
+    if SYSCTL_CONF not in current.files:
+        warn(
+            f"{INIT_SHUTDOWN_SYSCTL} is not checked: this read of the host has no {SYSCTL_CONF}; "
+            f"guests' shutdowns longer than {DEFAULT_INIT_SHUTDOWN_TIMEOUT}s may be cut at Dom0 shutdown",
+        )
+        return False
+    old = current.file(SYSCTL_CONF) or ""
+    if _at_least(parse_rc_text(old), INIT_SHUTDOWN_SYSCTL, DEFAULT_INIT_SHUTDOWN_TIMEOUT) >= seconds:
+        return False
+    new = set_rc_values(old, {INIT_SHUTDOWN_SYSCTL: str(seconds)}, quote=False)
+    yield StringCommand(raised_init_shutdown_command(seconds))
+    yield from write_if_changed(current, SYSCTL_CONF, new, f"sets {INIT_SHUTDOWN_SYSCTL}={seconds}")
+    return True

@@ -238,13 +238,79 @@ def test_autostart_installs_the_script_and_lists_guests_in_order(monkeypatch):
     first, second = handbook_guest(name="db"), handbook_guest(name="web", autostart=True)
     off = handbook_guest(name="scratch", autostart=False)
     got = commands(guests.autostart, dom0(), monkeypatch, guests=[first, second, off], delay=5)
-    assert got[0].startswith("upload /usr/local/etc/rc.d/.xendomains.pyinfra-new: #!/bin/sh")
-    assert "# REQUIRE: xencommons" in got[0]
-    assert got[1].startswith("( chmod 555 ")
-    rc = got[2].split(": ", 1)[1]
+    script = uploaded(got, "xendomains")
+    assert script == guests.autostart_script() and "# REQUIRE: xencommons" in script
+    assert any("chmod 555 " in command for command in got)
+    rc = uploaded(got, "rc.conf")
     assert 'xendomains_enable="YES"\nxendomains_list="db web"\nxendomains_delay="5"' in rc
-    # Two guests at 120 s each do not fit FreeBSD's 90 s rc.shutdown watchdog.
-    assert 'rcshutdown_timeout="270"' in rc
+    # 120 s for the guests (all at once), 10 s to destroy, 30 s for the other services:
+    # more than FreeBSD's 90 s rc.shutdown watchdog.
+    assert 'rcshutdown_timeout="160"' in rc
+
+
+def uploaded(got: list[str], name: str) -> str:
+    """The content of the one upload of file ``name`` (its staging path's last part holds the name)."""
+
+    [content] = [c.split(": ", 1)[1] for c in got if c.startswith("upload ") and name in c.split(": ", 1)[0].rsplit("/", 1)[-1]]
+    return content
+
+
+def with_sysctl_conf(current: GuestsHost, text: str | None) -> GuestsHost:
+    return dataclasses.replace(current, files={**current.files, "/etc/sysctl.conf": text})
+
+
+def test_shutdown_budget_is_one_timeout_whatever_the_number_of_guests():
+    # xendomains stops all guests at once with one deadline (operations/assets/xendomains)
+    assert guests.shutdown_budget(120) == guests.ShutdownBudget(rcshutdown_timeout=160, init_shutdown_timeout=190)
+    assert guests.shutdown_budget(30) == guests.ShutdownBudget(70, 100)
+
+
+def test_init_shutdown_timeout_is_raised_live_and_at_boot_with_rcshutdown_timeout(monkeypatch):
+    current = with_sysctl_conf(dom0(), "vm.max_user_wired=-1\n")
+    got = commands(guests.autostart, current, monkeypatch, guests=[handbook_guest()], shutdown_timeout=300)
+    rc = uploaded(got, "rc.conf")
+    assert 'rcshutdown_timeout="340"' in rc
+    assert guests.raised_init_shutdown_command(370) in got
+    sysctl_conf = uploaded(got, "sysctl.conf")
+    assert sysctl_conf == "vm.max_user_wired=-1\nkern.init_shutdown_timeout=370\n"
+
+
+def test_larger_values_the_admin_set_are_kept(monkeypatch):
+    current = with_sysctl_conf(
+        dataclasses.replace(dom0(), files={**dom0().files, "/etc/rc.conf": 'rcshutdown_timeout="900"\n'}),
+        "kern.init_shutdown_timeout=1000\n",
+    )
+    got = commands(guests.autostart, current, monkeypatch, guests=[handbook_guest()])
+    assert not any("sysctl" in c for c in got)
+    rc = uploaded(got, "rc.conf")
+    assert 'rcshutdown_timeout="900"' in rc and rc.count("rcshutdown_timeout") == 1
+
+
+def test_a_short_timeout_fits_freebsds_defaults(monkeypatch):
+    current = with_sysctl_conf(dom0(), None)
+    got = commands(guests.autostart, current, monkeypatch, guests=[handbook_guest()], shutdown_timeout=30)
+    assert not any("sysctl" in c or "rcshutdown_timeout" in c for c in got)
+
+
+def test_xendomains_is_enabled_to_stop_guests_that_do_not_autostart(monkeypatch):
+    only = handbook_guest(name="scratch", autostart=False)
+    got = commands(guests.autostart, with_sysctl_conf(dom0(), ""), monkeypatch, guests=[only])
+    rc = uploaded(got, "rc.conf")
+    assert 'xendomains_enable="YES"\nxendomains_list=""' in rc
+
+
+def test_the_live_raise_never_lowers_a_larger_value(tmp_path):
+    import subprocess
+
+    fake = tmp_path / "sysctl"
+    fake.write_text('#!/bin/sh\n[ "$1" = -n ] && { cat "$LIVE"; exit 0; }\necho "${1#*=}" > "$LIVE"\n')
+    fake.chmod(0o755)
+    live = tmp_path / "live"
+    for before, after in (("120", "190"), ("500", "500")):
+        live.write_text(before + "\n")
+        env = {"PATH": f"{tmp_path}:/usr/bin:/bin", "LIVE": str(live)}
+        done = subprocess.run(["/bin/sh", "-c", guests.raised_init_shutdown_command(190)], env=env)
+        assert done.returncode == 0 and live.read_text().strip() == after
 
 
 def test_unmanaged_guests_are_reported_not_touched():

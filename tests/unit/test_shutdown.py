@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import time
 import subprocess
 from pathlib import Path
 
@@ -28,6 +29,12 @@ cmd=$1; shift
 one_domain() { [ $# -eq 1 ] || { echo "Usage: xl $cmd [options] <Domain>" >&2; exit 2; }; }
 case $cmd in
 list)
+	if [ $# -eq 0 ]; then
+		echo "Name                                        ID   Mem VCPUs	State	Time(s)"
+		echo "Domain-0                                     0  4096     2     r-----      10.0"
+		for d in "$XLSIM"/*/; do [ -d "$d" ] && echo "$(basename "$d")  3 1024 2 -b---- 5.0"; done
+		exit 0
+	fi
 	one_domain "$@"
 	d="$XLSIM/$1"
 	[ -d "$d" ] || { echo "$1 is an invalid domain identifier (rc=-6)" >&2; exit 1; }
@@ -48,7 +55,7 @@ shutdown)
 		echo "PV control interface not available: external graceful shutdown not possible." >&2; exit 1
 	fi
 	[ -f "$d/ignores_shutdown" ] && { [ -n "$wait" ] && exec sleep 3600; exit 0; }
-	echo 3 > "$d/linger"   # shut down, not yet gone: what one -w waits for
+	echo 2 > "$d/linger"   # shut down, not yet gone: what one -w waits for
 	exit 0 ;;
 destroy)
 	one_domain "$@"
@@ -93,6 +100,9 @@ def xl(tmp_path):
     env = dict(os.environ, PATH=f"{bin_dir}:/usr/bin:/bin", XLSIM=str(state))
 
     class Xl:
+        def __init__(self):
+            self.state = state
+
         def domain(self, name: str, *flags: str) -> None:
             (state / name).mkdir()
             for flag in flags:
@@ -175,3 +185,84 @@ def test_the_name_is_one_word_whatever_it_holds(xl):
     assert not Path("pwned").exists()
     words = shlex.split(guests.shutdown_command(hostile, 5))
     assert "a b;touch pwned'$(x)" in words
+
+
+# The xendomains rc.d script --------------------------------------------------------------
+
+# What /etc/rc and service(8) give rc.d scripts (FreeBSD's /etc/rc: PATH=/sbin:/bin:/usr/sbin:/usr/bin).
+RC_PATH = "/sbin:/bin:/usr/sbin:/usr/bin"
+
+FAKE_RC_SUBR = r"""
+checkyesno() { eval "v=\$$1"; case $v in [Yy][Ee][Ss]) return 0 ;; esac; return 1; }
+load_rc_config() { . "$RC_CONF"; }
+run_rc_command() {
+	checkyesno "$rcvar" || return 0
+	case $1 in start|faststart) $start_cmd ;; stop|faststop) $stop_cmd ;; status) $status_cmd ;; esac
+}
+"""
+
+
+@pytest.fixture
+def rc(tmp_path, xl):
+    """Run the product's xendomains script as rc does, with xl installed where the packages put it."""
+
+    fake_xl = tmp_path / "bin" / "xl"
+    (tmp_path / "rc.subr").write_text(FAKE_RC_SUBR)
+    script = guests.autostart_script()
+    assert "\n. /etc/rc.subr\n" in script
+    script = script.replace("/etc/rc.subr", str(tmp_path / "rc.subr")).replace("/usr/local/sbin/xl", str(fake_xl))
+    (tmp_path / "xendomains").write_text(script)
+
+    def run(action: str, timeout: int = 120, listed: str = "") -> subprocess.CompletedProcess:
+        (tmp_path / "rc.conf").write_text(
+            f'xendomains_enable="YES"\nxendomains_list="{listed}"\nxendomains_timeout="{timeout}"\n',
+        )
+        env = {"PATH": RC_PATH, "HOME": "/", "RC_CONF": str(tmp_path / "rc.conf"), "XLSIM": str(xl.state)}
+        return subprocess.run(["/bin/sh", str(tmp_path / "xendomains"), action], env=env, capture_output=True,
+                              text=True, timeout=60)
+
+    return run
+
+
+def test_boot_starts_the_listed_guests_in_order_under_rcs_path(rc, xl):
+    xl.domain("db")  # already running: not started twice
+    started = rc("start", listed="web db cache")
+    assert started.returncode == 0, started.stderr
+    assert "not found" not in started.stderr
+    creates = [line for line in xl.log() if line.startswith("xl create")]
+    assert creates == ["xl create /usr/local/etc/xen/web.cfg", "xl create /usr/local/etc/xen/cache.cfg"]
+    assert xl.exists("web") and xl.exists("cache")
+
+
+def test_shutdown_stops_every_guest_cleanly_listed_ones_in_reverse_order(rc, xl):
+    for name in ("web", "db", "scratch"):  # scratch runs but is not autostarted
+        xl.domain(name)
+    stopped = rc("stop", listed="db web")
+    assert stopped.returncode == 0, stopped.stderr
+    requests = [line for line in xl.log() if line.startswith("xl shutdown")]
+    assert requests == ["xl shutdown -F web", "xl shutdown -F db", "xl shutdown -F scratch"]
+    assert not any(line.startswith("xl destroy") for line in xl.log())
+    assert not (xl.exists("web") or xl.exists("db") or xl.exists("scratch"))
+
+
+def test_one_hung_guest_costs_the_others_nothing_and_the_stop_is_bounded(rc, xl):
+    xl.domain("db")
+    for name in ("web", "api", "cache"):
+        xl.domain(name, "ignores_shutdown")
+    began = time.monotonic()
+    stopped = rc("stop", timeout=3, listed="db web api cache")
+    took = time.monotonic() - began
+    assert stopped.returncode == 0, stopped.stderr
+    # the hung guests were waited for together, not one timeout each
+    assert 3 <= took < 3 + 3, took
+    log = xl.log()
+    assert "xl destroy db" not in log  # db shut down on its own, in time
+    assert sorted(line for line in log if line.startswith("xl destroy")) == [
+        "xl destroy api", "xl destroy cache", "xl destroy web",
+    ]
+    assert "web did not shut down within 3s, destroying it" in stopped.stderr
+    assert not any(xl.exists(name) for name in ("db", "web", "api", "cache"))
+
+
+def test_the_script_and_the_deploy_agree_on_the_destroy_wait():
+    assert f"\nDESTROY_WAIT={guests.XENDOMAINS_DESTROY_WAIT}\n" in guests.autostart_script()
