@@ -4,7 +4,8 @@ Turn each inventory host into a Xen Dom0, idempotently:
     pyinfra inventories/sandbox.py deploys/dom0.py [--dry]
 
 Pre-flight checks run first and stop a host that cannot be a Dom0 before
-anything on it changes. See the README for the host-data keys.
+anything on it changes, as does a reboot that a running guest would not come
+back from (see xen_reboot_stops_guests). See the README for the host-data keys.
 """
 
 from facts.dom0 import Dom0State
@@ -19,8 +20,13 @@ spec = host_spec().dom0
 current = read_state(host, Dom0State)
 
 problems = dom0.preflight_problems(current, spec)
-if not problems and current.under_xen and not dom0.pending_reboot_reasons(current, spec):
+reboot_needed = bool(dom0.pending_reboot_reasons(current, spec))
+if not problems and current.under_xen and not reboot_needed:
     problems = dom0.running_problems(current, spec)
+if not problems and reboot_needed and spec.xen_reboot:
+    # Said before anything changes: a reboot that would leave a running guest down.
+    refusal = dom0.reboot_plan_for(current, spec).refusal
+    problems = [refusal] if refusal else []
 
 if problems:
     stop_this_host(problems, "pre-flight")

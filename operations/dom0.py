@@ -14,6 +14,7 @@ a noop saying precisely why nothing is needed.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from time import monotonic
 
 from gevent import sleep
@@ -433,11 +434,16 @@ def read_boottime(host) -> int | None:
     return parse_boottime("\n".join(output.stdout_lines)) if ok else None
 
 
+# shutdown(8) runs rc.shutdown, so xendomains shuts the guests down cleanly;
+# reboot(8) does not (the guests would lose power).
+REBOOT_COMMAND = "shutdown -r now"
+
+
 def reboot_commands(delay: int, timeout: int):
     """
-    Reboot and wait until the host is back with a new kern.boottime. The boot
-    time, unlike an uptime guess, tells a rebooted host from one that has not
-    gone down yet, however fast either is.
+    Reboot with ``shutdown -r now`` and wait until the host is back with a new
+    kern.boottime. The boot time, unlike an uptime guess, tells a rebooted host
+    from one that has not gone down yet, however fast either is.
     """
 
     before: list[int | None] = []
@@ -466,8 +472,83 @@ def reboot_commands(delay: int, timeout: int):
 
     yield FunctionCommand(record_boottime, (), {})
     # Detached, so the SSH channel closes before the reboot cuts it.
-    yield StringCommand("( sleep 1 && reboot ) </dev/null >/dev/null 2>&1 &")
+    yield StringCommand(f"( sleep 1 && {REBOOT_COMMAND} ) </dev/null >/dev/null 2>&1 &")
     yield FunctionCommand(wait_for_new_boot, (), {})
+
+
+# Guests across a Dom0 reboot ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RebootGuestsPlan:
+    """What a reboot of the Dom0 does to its guests."""
+
+    stopped: tuple[str, ...]  # running now: shut down by xendomains at shutdown
+    come_back: tuple[str, ...]  # of those, started again at boot (xendomains_list order)
+    stay_stopped: tuple[str, ...]  # of those, not started again
+    lose_power: bool  # xendomains is not enabled: nothing shuts them down cleanly
+    refusal: str | None  # why the reboot must not happen, None when it may
+
+    def summary(self) -> str:
+        if not self.stopped:
+            return "no guest runs"
+        how = "lose power (xendomains is not enabled)" if self.lose_power else "are shut down cleanly by xendomains"
+        parts = [f"guests {', '.join(self.stopped)} {how}"]
+        if self.come_back:
+            parts.append(f"back by autostart, in this order: {', '.join(self.come_back)}")
+        if self.stay_stopped:
+            parts.append(f"stay stopped: {', '.join(self.stay_stopped)}")
+        return "; ".join(parts)
+
+
+def _rc_yes(value: str) -> bool:
+    return value.strip().lower() in ("yes", "true", "on", "1")
+
+
+def reboot_guests_plan(running: list[str], rc_conf: dict[str, str], allow_stopping: bool) -> RebootGuestsPlan:
+    """
+    From the running domains and rc.conf (``xendomains_enable``,
+    ``xendomains_list``): which guests a reboot stops, which come back by
+    autostart and which stay stopped. A running guest that would not come back
+    refuses the reboot unless ``allow_stopping`` (host data
+    ``xen_reboot_stops_guests``).
+    """
+
+    guests = tuple(name for name in running if name != "Domain-0")
+    enabled = _rc_yes(rc_conf.get("xendomains_enable", ""))
+    listed = rc_conf.get("xendomains_list", "").split() if enabled else []
+    come_back = tuple(name for name in listed if name in guests)
+    stay_stopped = tuple(name for name in guests if name not in come_back)
+    lose_power = bool(guests) and not enabled
+    refusal = None
+    if stay_stopped and not allow_stopping:
+        why = (
+            "xendomains is not enabled, so they would lose power and not come back"
+            if lose_power
+            else "they are not in xendomains_list, so they would not come back"
+        )
+        refusal = (
+            f"refusing to reboot: guests {', '.join(stay_stopped)} run and {why}; give them "
+            '"autostart": True (deploys/guests.py), stop them, set xen_reboot: False to reboot later '
+            "yourself, or set xen_reboot_stops_guests: True to let the reboot stop them"
+        )
+    return RebootGuestsPlan(guests, come_back, stay_stopped, lose_power, refusal)
+
+
+def reboot_plan_for(dom0: Dom0Host, spec: Dom0Spec) -> RebootGuestsPlan:
+    """``reboot_guests_plan`` for this host's read and host data."""
+
+    running = [domain.name for domain in dom0.domains or ()]
+    allow = bool(getattr(spec, "xen_reboot_stops_guests", False))
+    return reboot_guests_plan(running, parse_rc_text(dom0.file(RC_CONF) or ""), allow)
+
+
+def refuse(message: str) -> FunctionCommand:
+    def refused(state, host) -> bool:
+        host.log_styled(message, fg="red", log_func=logger.error)
+        return False
+
+    return FunctionCommand(refused, (), {})
 
 
 @operation(is_idempotent=False)
@@ -475,9 +556,12 @@ def reboot_commands(delay: int, timeout: int):
 def reboot_into_xen(spec: Dom0Spec, delay: int = 2, reboot_timeout: int = 900):
     """
     Reboot when the boot-time configuration is not what runs (Xen not running,
-    another Xen command line, the bridge missing), and ``xen_reboot`` allows it;
-    wait for the host, then check with ``xl list``/``xl info`` that Domain-0 runs
-    with the configured memory and vCPUs and the hypervisor offers hvm and hap.
+    another Xen command line, the bridge missing), and ``xen_reboot`` allows it,
+    with ``shutdown -r now`` so that rc.shutdown shuts the guests down cleanly
+    (refused while a running guest would not come back by autostart, unless
+    ``xen_reboot_stops_guests``); wait for the host, then check with ``xl
+    list``/``xl info`` that Domain-0 runs with the configured memory and vCPUs
+    and the hypervisor offers hvm and hap.
 
     .. code:: python
 
@@ -493,7 +577,11 @@ def reboot_into_xen(spec: Dom0Spec, delay: int = 2, reboot_timeout: int = 900):
         warn("REBOOT PENDING (xen_reboot is False): " + "; ".join(reasons))
         noop("reboot pending: " + "; ".join(reasons))
         return
-    announce("rebooting: " + "; ".join(reasons))
+    plan = reboot_plan_for(dom0, spec)
+    if plan.refusal:
+        yield refuse(plan.refusal)
+        return
+    announce(f"rebooting ({REBOOT_COMMAND}): " + "; ".join(reasons) + f"; {plan.summary()}")
     yield from reboot_commands(delay, reboot_timeout)
     yield verify_after_boot(spec)
 

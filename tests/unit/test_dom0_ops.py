@@ -209,8 +209,64 @@ def test_xl_conf_created_when_absent(monkeypatch):
 
 def test_reboot_when_xen_not_running_then_verify(monkeypatch):
     got = commands(dom0.reboot_into_xen, fresh_host(), monkeypatch, spec=SPEC)
-    assert "( sleep 1 && reboot ) </dev/null >/dev/null 2>&1 &" in got
+    # shutdown(8) runs rc.shutdown (xendomains stops the guests cleanly); reboot(8) does not.
+    assert "( sleep 1 && shutdown -r now ) </dev/null >/dev/null 2>&1 &" in got
+    assert not any("&& reboot" in command for command in got)
     assert got[-1] == "function verify"
+
+
+def guest_domain(name: str, domid: int) -> XlDomain:
+    return XlDomain(name, domid, 1024, 1, frozenset({"blocked"}), "-b----", 3.0)
+
+
+AUTOSTART_RC = 'xendomains_enable="YES"\nxendomains_list="db web"\n'
+
+
+@pytest.mark.parametrize(
+    "running, rc, allow, stopped, come_back, stay_stopped, refused",
+    [
+        ([], AUTOSTART_RC, False, (), (), (), None),
+        (["web", "db"], AUTOSTART_RC, False, ("web", "db"), ("db", "web"), (), None),
+        (["web", "db", "scratch"], AUTOSTART_RC, False, ("web", "db", "scratch"), ("db", "web"), ("scratch",),
+         "guests scratch run and they are not in xendomains_list"),
+        (["web", "db", "scratch"], AUTOSTART_RC, True, ("web", "db", "scratch"), ("db", "web"), ("scratch",), None),
+        (["web"], 'xendomains_enable="NO"\nxendomains_list="web"\n', False, ("web",), (), ("web",),
+         "xendomains is not enabled, so they would lose power"),
+        (["web"], "", False, ("web",), (), ("web",), "xendomains is not enabled"),
+    ],
+)
+def test_reboot_guests_plan(running, rc, allow, stopped, come_back, stay_stopped, refused):
+    from facts.rcfile import parse_rc_text
+
+    plan = dom0.reboot_guests_plan(["Domain-0", *running], parse_rc_text(rc), allow)
+    assert (plan.stopped, plan.come_back, plan.stay_stopped) == (stopped, come_back, stay_stopped)
+    if refused:
+        assert plan.refusal.startswith("refusing to reboot") and refused in plan.refusal
+        assert "xen_reboot_stops_guests: True" in plan.refusal
+    else:
+        assert plan.refusal is None
+
+
+def dom0_with_guests(*names: str, rc: str = AUTOSTART_RC) -> Dom0Host:
+    host = converged_host()
+    domains = [*host.domains, *(guest_domain(name, i + 1) for i, name in enumerate(names))]
+    return dataclasses.replace(host, domains=domains, files={**host.files, RC_CONF: host.file(RC_CONF) + rc})
+
+
+def test_a_reboot_says_which_guests_stop_and_which_come_back(monkeypatch):
+    spec = validate_dom0("x", {"xen_bridge_members": ["em0"], "xen_dom0_mem": "4G"})
+    plan = dom0.reboot_plan_for(dom0_with_guests("web", "db"), spec)
+    assert plan.summary() == (
+        "guests web, db are shut down cleanly by xendomains; back by autostart, in this order: db, web"
+    )
+    got = commands(dom0.reboot_into_xen, dom0_with_guests("web", "db"), monkeypatch, spec=spec)
+    assert "( sleep 1 && shutdown -r now ) </dev/null >/dev/null 2>&1 &" in got
+
+
+def test_a_reboot_that_would_leave_a_guest_down_is_refused(monkeypatch):
+    spec = validate_dom0("x", {"xen_bridge_members": ["em0"], "xen_dom0_mem": "4G"})
+    got = commands(dom0.reboot_into_xen, dom0_with_guests("web", "db", "scratch"), monkeypatch, spec=spec)
+    assert got == ["function refused"]
 
 
 def test_no_reboot_when_disallowed(monkeypatch):
