@@ -220,9 +220,11 @@ class Fleet:
         self.stop()
 
     # -- power -------------------------------------------------------------------------
-    def power_cycle(self, name: str, action: str = "reboot") -> None:
-        """Reboot (or power off) a host now, as the supervisor does on reboot(8)."""
-        power_cycle(self.hosts[name], self.servers[name], action)
+    def power_cycle(self, name: str, action: str = "reboot", via: str = "shutdown(8)") -> None:
+        """Reboot (or power off) a host now, as the supervisor does on a request: by default
+        as `shutdown -r now` does (rc.shutdown runs first); via="reboot(8)" as `reboot`
+        does (no rc.shutdown: running guests lose their power)."""
+        power_cycle(self.hosts[name], self.servers[name], action, via)
 
     def power_on(self, name: str) -> None:
         """Boot a host that was powered off (shutdown -p now)."""

@@ -240,6 +240,8 @@ def sysctl_defaults(v: Variant, hostname: str) -> list[tuple[str, str, str, str]
         ("kern.osreldate", "ro", "I", str(rel["osreldate"])),
         ("kern.hostname", "rw", "S", hostname),
         ("kern.securelevel", "rw", "I", "-1"),
+        # init(8) gives rc.shutdown this many seconds (sys/kern/init_main.c: 120)
+        ("kern.init_shutdown_timeout", "rw", "I", "120"),
         ("kern.maxfiles", "rw", "I", str(max(32768, pages // 32))),
         ("kern.boottime", "ro", "S", ""),
         ("kern.vm_guest", "ro", "S", "none"),

@@ -120,19 +120,44 @@ class SimHost:
         if res.returncode != 0:
             raise RuntimeError(f"{self.name}: boot script failed: {res.stderr}")
 
-    def shutdown(self) -> None:
-        """rc.shutdown: stop enabled local rc.d scripts."""
-        self.run("/bin/sh /.sim/lib/shutdown")
+    def shutdown(self, timeout: float | None = None) -> None:
+        """init's part of shutdown(8) -r/-p: rc.shutdown (the `KEYWORD: shutdown` rc.d
+        scripts get faststop) under its rcshutdown_timeout watchdog and init's
+        kern.init_shutdown_timeout (see lib/shutdown).  Blocks until rc.shutdown is done or
+        cut; what it left running is killed by the caller (init kills every process).
+        Its output does not go through a pipe: a script it left behind would hold one open."""
+        proc = subprocess.Popen(
+            ["chroot", str(self.root), "/bin/sh", "/.sim/lib/shutdown", "reboot"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env={"PATH": "/sbin:/bin:/usr/sbin:/usr/bin", "HOME": "/"},
+        )
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
-    def take_power_request(self) -> str | None:
-        """Return and clear what reboot(8)/shutdown(8) asked for ("reboot"/"poweroff")."""
+    def power_off_guests(self) -> None:
+        """The power goes: every Xen guest dies with the machine (no graceful anything)."""
+        base = self.path("/.sim/xen/domains")
+        if base.is_dir():
+            for d in base.iterdir():
+                if d.name != "Domain-0":
+                    shutil.rmtree(d, ignore_errors=True)
+
+    def take_power_request(self) -> tuple[str, str] | None:
+        """Return and clear what reboot(8)/shutdown(8) asked for: (action, via) with action
+        "reboot" or "poweroff" and via "shutdown(8)" (init runs rc.shutdown first) or
+        "reboot(8)" (processes are killed at once, no rc.shutdown)."""
         req = self.path("/.sim/power/request")
         try:
-            action = req.read_text().strip()
+            words = req.read_text().split()
         except FileNotFoundError:
             return None
         req.unlink(missing_ok=True)
-        return action or "reboot"
+        action = words[0] if words else "reboot"
+        via = words[1] if len(words) > 1 else "reboot(8)"
+        return action, via
 
     # -- build --------------------------------------------------------------------------
     def build(self) -> None:
@@ -223,7 +248,7 @@ class SimHost:
             target = self.path(dest)
             shutil.copyfile(HERE / "tools" / tool, target)
             os.chmod(target, 0o555)
-        for lib in ("common.sh", "boot", "shutdown", "rcorder", "xlcfg.awk"):
+        for lib in ("common.sh", "boot", "rc", "shutdown", "rc.shutdown", "rcorder", "xlcfg.awk"):
             shutil.copyfile(HERE / "lib" / lib, self.path(f".sim/lib/{lib}"))
         files = HERE / "files"
         for src in files.rglob("*"):
@@ -409,6 +434,8 @@ class SimHost:
             "packages": installed,
             "xenstored_running": self.exists("/var/run/xenstored.pid"),
             "powered_off": self.exists("/.sim/state/powered_off"),
+            # how the last power cycle came: "shutdown(8)" (rc.shutdown ran) or "reboot(8)"
+            "last_power_via": self._read_opt("/.sim/state/last_power_via"),
         }
 
     def sim_state_json(self) -> str:

@@ -1,9 +1,11 @@
 """The supervisor: plays init(8) and the power button for every host of a fleet.
 
-reboot(8) inside a host only writes /.sim/power/request (the real one also just asks
-init).  The supervisor polls for that file and then power-cycles the host:
-rc.shutdown -> kill sshd and every session (connections drop) -> ~0.5 s with nothing
-listening (connection refused) -> boot script -> sshd again on the same port.
+reboot(8) and shutdown(8) inside a host only write /.sim/power/request ("reboot
+shutdown(8)", "poweroff reboot(8)", ...).  The supervisor polls for that file and then
+power-cycles the host: rc.shutdown under init's timeout (shutdown(8) only: reboot(8)
+runs no rc.shutdown) -> kill sshd and every process of the host (connections drop) ->
+the guests lose power -> ~0.5 s with nothing listening (connection refused) -> boot
+script -> sshd again on the same port.
 """
 
 from __future__ import annotations
@@ -44,19 +46,19 @@ class Supervisor(threading.Thread):
                 if self.busy(name):
                     continue
                 try:
-                    action = host.take_power_request()
+                    request = host.take_power_request()
                 except OSError:
                     continue
-                if action:
+                if request:
                     with self._lock:
                         self._busy.add(name)
                     # One thread per power cycle so one slow host does not hold up the others.
-                    threading.Thread(target=self._cycle, args=(name, action), daemon=True).start()
+                    threading.Thread(target=self._cycle, args=(name, *request), daemon=True).start()
             self._stop_event.wait(self.interval)
 
-    def _cycle(self, name: str, action: str) -> None:
+    def _cycle(self, name: str, action: str, via: str) -> None:
         try:
-            self.fleet.power_cycle(name, action)
+            self.fleet.power_cycle(name, action, via=via)
         except Exception:  # keep supervising the other hosts
             log.exception("power cycle of %s failed", name)
         finally:
@@ -64,11 +66,22 @@ class Supervisor(threading.Thread):
                 self._busy.discard(name)
 
 
-def power_cycle(host, server, action: str = "reboot") -> None:
-    """Do what a reboot (or power-off) does to `host`, whose sshd is `server`."""
-    log.info("%s: %s requested", host.name, action)
-    host.shutdown()
-    server.stop()
+def power_cycle(host, server, action: str = "reboot", via: str = "shutdown(8)") -> None:
+    """Do what a reboot (or power-off) does to `host`, whose sshd is `server`.
+
+    via="shutdown(8)": init runs rc.shutdown first (bounded by rcshutdown_timeout and
+    kern.init_shutdown_timeout); via="reboot(8)": every process is killed at once and the
+    running guests lose their power, as reboot(8) does."""
+    if via not in ("shutdown(8)", "reboot(8)"):
+        raise ValueError(f"via must be 'shutdown(8)' or 'reboot(8)', not {via!r}")
+    log.info("%s: %s requested through %s", host.name, action, via)
+    if via == "shutdown(8)":
+        host.shutdown()
+    else:
+        host.write("/.sim/state/rc.shutdown.log", "")  # no rc.shutdown, no console output
+    server.stop()  # init (or reboot(8)) kills every process: sessions, leftover scripts
+    host.power_off_guests()
+    host.write("/.sim/state/last_power_via", f"{via}\n")
     time.sleep(DOWN_SECONDS)
     if action == "poweroff":
         host.write("/.sim/state/powered_off", "")
