@@ -1,30 +1,49 @@
 """
 pyinfra reads this file from the repository root before it loads the inventory.
-It arranges for the whole inventory's host data to be validated before pyinfra
-connects to any host, so bad data is refused with plain messages and nothing on
-any host changes.
+It validates the whole inventory's host data (each host's keys and the
+fleet-wide rules) before pyinfra connects to any host: a host whose data has
+problems is refused at connection, with plain messages, so nothing on it
+changes; the other hosts go on.
+
+The deploys run the same check themselves (deploys/support.py host_spec), so
+the rules hold without this file too (``--config`` elsewhere, another working
+directory, pyinfra's API); this file only refuses earlier, before any connection.
 """
 
-from pyinfra.api.exceptions import PyinfraError
+from pyinfra.api.exceptions import ConnectError
 from pyinfra.api.state import BaseStateCallback
 from pyinfra.context import ctx_state
 
-from spec.inventory import validate_inventory
-from spec.schema import InventoryError
+from spec.inventory import check_fleet
+
+REFUSED = "invalid host data, nothing was changed on this host:"
 
 
-class ValidateInventoryBeforeConnecting(BaseStateCallback):
-    validated: set[int] = set()
+class RefuseHostsWithInvalidData(BaseStateCallback):
+    """
+    Runs in each host's connect greenlet. An exception here would escape
+    pyinfra's connect (it is raised before the connector's try) as a gevent
+    traceback and stop every host, so a refused host's connector is made to
+    raise ``ConnectError`` instead: pyinfra's own per-host failure, which
+    prints the message under the host's name and fails that host alone.
+    """
+
+    checks: dict[int, object] = {}
 
     @staticmethod
     def host_before_connect(state, host):
-        if id(state) in ValidateInventoryBeforeConnecting.validated:
-            return
-        try:
-            validate_inventory((h.name, h.data.dict()) for h in state.inventory)
-        except InventoryError as error:
-            raise PyinfraError("invalid host data, nothing was changed:\n  " + "\n  ".join(error.problems)) from None
-        ValidateInventoryBeforeConnecting.validated.add(id(state))
+        check = RefuseHostsWithInvalidData.checks.get(id(state))
+        if check is None:
+            check = check_fleet((h.name, h.data.dict()) for h in state.inventory)
+            RefuseHostsWithInvalidData.checks[id(state)] = check
+        problems = check.problems.get(host.name)
+        if problems:
+            message = "\n    ".join((REFUSED, *problems))
+
+            def refuse():
+                raise ConnectError(message)
+
+            host.connector.connect = refuse
 
 
 def register_after_init(state):
@@ -34,7 +53,7 @@ def register_after_init(state):
 
     def init(*args, **kwargs):
         original_init(*args, **kwargs)
-        state.add_callback_handler(ValidateInventoryBeforeConnecting())
+        state.add_callback_handler(RefuseHostsWithInvalidData())
 
     state.init = init
 

@@ -9,11 +9,13 @@ Dom0, and MAC addresses are unique across every Dom0.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .guest import GuestSpec
+from .names import devices_overlap
 from .schema import EXTRA_KEY_MODELS, InventoryError, describe_error, xen_keys
 from .transport import check_address, check_transport
 from .xlcfg import vif_macs
@@ -80,45 +82,167 @@ def validate_guests(host_name: str, data: dict[str, Any]) -> GuestsHostSpec:
 
 
 def host_guest_problems(host_name: str, guests: list[GuestSpec]) -> list[str]:
-    """Within one Dom0: guest names, disk volumes and disk files are unique."""
+    """Within one Dom0: guest names are unique, and no path is used by two guests."""
 
     problems = []
     seen_names: set[str] = set()
-    seen_disks: dict[str, str] = {}
     for guest in guests:
         if guest.name in seen_names:
             problems.append(f"{host_name}: xen_guests declares {guest.name} twice: give each guest its own name")
         seen_names.add(guest.name)
-        for disk in guest.disks:
-            target = disk.target
-            if target in seen_disks and seen_disks[target] != guest.name:
-                problems.append(
-                    f"{host_name}: guests {seen_disks[target]} and {guest.name} both use the disk {target}",
-                )
-            seen_disks[target] = guest.name
+    claims = path_claims(host_name, guests)
+    problems += [f"{host_name}: {conflict_message(a, b)}" for a, b in path_conflicts(claims)]
     return problems
 
 
-def fleet_problems(guests_by_host: Iterable[tuple[str, GuestsHostSpec]]) -> list[str]:
-    """Across Dom0s: one owner per guest name, one owner per MAC address."""
+@dataclass(frozen=True)
+class PathClaim:
+    """A path on a Dom0 that one guest uses: a disk (read-write) or its install medium (read-only)."""
 
-    problems = []
+    host: str
+    guest: str
+    key: str  # where it is declared, e.g. xen_guests[0].disks[1].file
+    path: str
+    read_only: bool
+    # An absent guest's disk, about to be destroyed (destroy_disks).
+    destroying: bool = False
+    # An install medium's declared source (url, sha256): guests that agree on it may share the ISO.
+    medium: tuple[str | None, str | None] | None = None
+
+    def describe(self) -> str:
+        return f"{self.guest} on {self.host} ({self.key})"
+
+
+def path_claims(host_name: str, guests: Iterable[GuestSpec]) -> list[PathClaim]:
+    """
+    Every path the guests of one Dom0 use. An absent guest's disks count only
+    with destroy_disks: then they are about to be destroyed, so no other guest
+    may use them.
+    """
+
+    claims = []
+    for index, guest in enumerate(guests):
+        if guest.state == "absent" and not guest.destroy_disks:
+            continue
+        for number, disk in enumerate(guest.disks):
+            key = f"xen_guests[{index}].disks[{number}].{disk.kind}"
+            claims.append(PathClaim(host_name, guest.name, key, disk.target, read_only=False,
+                                    destroying=guest.state == "absent"))
+        if guest.cdrom is not None and guest.state != "absent":
+            key = f"xen_guests[{index}].cdrom.path"
+            medium = (guest.cdrom.url, guest.cdrom.sha256)
+            claims.append(PathClaim(host_name, guest.name, key, guest.cdrom.path, read_only=True, medium=medium))
+    return claims
+
+
+def claims_conflict(first: PathClaim, second: PathClaim) -> bool:
+    if (first.host, first.guest) == (second.host, second.guest):
+        return False  # one guest's own paths: GuestSpec checks those
+    if first.path.startswith("/dev/") and second.path.startswith("/dev/"):
+        same = devices_overlap(first.path, second.path)
+    else:
+        same = first.path == second.path
+    if not same:
+        return False
+    # One ISO, attached read-only to guests that declare it alike, is shared safely.
+    return not (first.read_only and second.read_only and first.medium == second.medium)
+
+
+def path_conflicts(claims: list[PathClaim]) -> list[tuple[PathClaim, PathClaim]]:
+    """Pairs of claims on one path (or on a device and its partition) by two guests, in declaration order."""
+
+    conflicts = []
+    by_path: dict[str, list[PathClaim]] = {}
+    devices: list[PathClaim] = []
+    for claim in claims:
+        if claim.path.startswith("/dev/"):
+            earlier = [other for other in devices if claims_conflict(other, claim)]
+            devices.append(claim)
+        else:
+            earlier = [other for other in by_path.get(claim.path, []) if claims_conflict(other, claim)]
+            by_path.setdefault(claim.path, []).append(claim)
+        if earlier:
+            conflicts.append((earlier[0], claim))
+    return conflicts
+
+
+def conflict_message(first: PathClaim, second: PathClaim) -> str:
+    if first.destroying or second.destroying:
+        absent = first if first.destroying else second
+        return (
+            f"guest {absent.guest} on {absent.host} is absent with destroy_disks, and its disk {absent.path} is "
+            f"also used by {(second if absent is first else first).describe()}: destroying it would destroy "
+            "that guest's disk; remove destroy_disks (and delete the old disk by hand if it is not shared)"
+        )
+    if first.read_only and second.read_only:
+        fix = "give both the same url and sha256 to share the ISO read-only, or give each its own cdrom path"
+    else:
+        fix = "give each guest its own disk (zvol, file or device) and keep install media apart from disks"
+    same = first.path if first.path == second.path else f"{first.path} and {second.path} (a disk and its partition)"
+    return (
+        f"guests {first.describe()} and {second.describe()} both use {same}: a path belongs to one guest; {fix}"
+    )
+
+
+def fleet_problems_by_host(guests_by_host: Iterable[tuple[str, GuestsHostSpec]]) -> dict[str, list[str]]:
+    """
+    The fleet-wide rules, each problem under every Dom0 it concerns (prefixed
+    with that Dom0's name), so the deploy of each can stop that host alone:
+    a guest belongs to one Dom0; a MAC address to one interface; a path (disk
+    file, device, zvol, install medium) to one guest, across all Dom0s.
+    """
+
+    by_host: dict[str, list[str]] = {}
+    for hosts, message in fleet_findings(guests_by_host):
+        for name in hosts:
+            by_host.setdefault(name, []).append(f"{name}: {message}")
+    return by_host
+
+
+def fleet_findings(guests_by_host: Iterable[tuple[str, GuestsHostSpec]]) -> list[tuple[tuple[str, ...], str]]:
+    """Each fleet-wide problem once, in declaration order, with the Dom0s it concerns."""
+
+    findings: list[tuple[tuple[str, ...], str]] = []
+
+    def report(hosts: Iterable[str], message: str) -> None:
+        findings.append((tuple(dict.fromkeys(hosts)), message))
+
     owner_of_name: dict[str, str] = {}
-    owner_of_mac: dict[str, str] = {}
+    owner_of_mac: dict[str, tuple[str, str]] = {}
+    claims: list[PathClaim] = []
     for host_name, spec in guests_by_host:
         for guest in spec.xen_guests:
             if guest.state == "absent":
                 continue
             other = owner_of_name.get(guest.name)
             if other and other != host_name:
-                problems.append(
+                report(
+                    (other, host_name),
                     f"guest {guest.name} is declared on both {other} and {host_name}: a guest belongs to one Dom0; "
-                    "to move it, remove it from one of them",
+                    "to move it, remove it from xen_guests of one of them",
                 )
             owner_of_name.setdefault(guest.name, host_name)
             for mac in (mac.lower() for mac in vif_macs(guest)):
-                where = f"{host_name}/{guest.name}"
+                where = (host_name, guest.name)
                 if mac in owner_of_mac and owner_of_mac[mac] != where:
-                    problems.append(f"MAC {mac} is used by both {owner_of_mac[mac]} and {where}: MACs must be unique")
+                    first = owner_of_mac[mac]
+                    report(
+                        (first[0], host_name),
+                        f"MAC {mac} is used by both {first[0]}/{first[1]} and {host_name}/{guest.name}: "
+                        "MACs must be unique; set another vifs[].mac, or omit mac for a derived one",
+                    )
                 owner_of_mac.setdefault(mac, where)
-    return problems
+        claims += path_claims(host_name, spec.xen_guests)
+    for first, second in path_conflicts(claims):
+        if first.host == second.host:
+            continue  # within one Dom0: that Dom0's own problem (validate_guests)
+        if first.guest == second.guest and not (first.destroying or second.destroying):
+            continue  # one guest declared on two Dom0s: reported above, once
+        report((first.host, second.host), conflict_message(first, second))
+    return findings
+
+
+def fleet_problems(guests_by_host: Iterable[tuple[str, GuestsHostSpec]]) -> list[str]:
+    """Every fleet-wide problem once, without the per-host prefix (see ``fleet_problems_by_host``)."""
+
+    return [message for _, message in fleet_findings(guests_by_host)]

@@ -36,6 +36,8 @@ from .names import (
     ZVOL_SIZE_MULTIPLE,
     check_bridge,
     check_dataset,
+    check_disk_device,
+    check_guest_file,
     check_guest_name,
     check_mac,
     check_path,
@@ -189,20 +191,14 @@ class DiskSpec(_Strict):
     def _file(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        check_path(value, "file")
-        if value.startswith("/dev/"):
-            raise ValueError(f"file {value!r} is under /dev: declare it as device instead")
-        return value
+        return check_guest_file(value, "file")
 
     @field_validator("device")
     @classmethod
     def _device(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        check_path(value, "device")
-        if not value.startswith("/dev/"):
-            raise ValueError(f"device {value!r} is not under /dev/: give a device node like /dev/ada1")
-        return value
+        return check_disk_device(value)
 
     @field_validator("size")
     @classmethod
@@ -268,7 +264,7 @@ class CdromSpec(_Strict):
     @field_validator("path")
     @classmethod
     def _path(cls, value: str) -> str:
-        return check_path(value, "cdrom path")
+        return check_guest_file(value, "cdrom path")
 
     @field_validator("url")
     @classmethod

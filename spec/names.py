@@ -39,6 +39,25 @@ ZVOL_SIZE_MULTIPLE = 16 * 1024
 PATH_CHARACTERS = re.compile(r"\A[A-Za-z0-9_.+@:/-]+\Z")
 PATH_MAX = 1023
 
+# The system's own trees (hier(7)): a disk image or an install medium there
+# would be a system file that truncate grows or fetch overwrites.
+SYSTEM_TREES = (
+    "/bin", "/boot", "/compat", "/dev", "/etc", "/lib", "/libexec", "/proc", "/rescue", "/root", "/sbin",
+    "/usr/bin", "/usr/include", "/usr/lib", "/usr/lib32", "/usr/libdata", "/usr/libexec", "/usr/sbin",
+    "/usr/share", "/usr/src", "/usr/local/bin", "/usr/local/etc", "/usr/local/include", "/usr/local/lib",
+    "/usr/local/libdata", "/usr/local/libexec", "/usr/local/sbin", "/usr/local/share",
+    "/var/account", "/var/audit", "/var/backups", "/var/cron", "/var/db", "/var/empty", "/var/log",
+    "/var/mail", "/var/run", "/var/spool", "/var/unbound",
+)
+# Top-level directories that hold nothing but those trees: a file right in them is theirs too.
+SYSTEM_DIRECTORIES = ("/usr", "/usr/local", "/var")
+# Disk devices FreeBSD names (ada(4), da(4), nvd(4), nda(4), vtblk(4), xbd(4), md(4),
+# mmcsd(4), mfi(4)) and the GEOM providers that label or combine them.
+DISK_DEVICE = re.compile(
+    r"\A/dev/(?:(?:ada|da|nvd|nda|vtbd|xbd|md|mmcsd|mfid|mfisyspd|sdda|cd)[0-9]+(?:[ps][0-9]+[a-h]?|[a-h])?"
+    r"|(?:zvol|gpt|gptid|label|diskid|ufs|ufsid|mirror|raid|stripe|concat|multipath|hast|iso9660)/[A-Za-z0-9_.:+@/-]+)\Z",
+)
+
 
 
 def _describe_char(char: str) -> str:
@@ -159,6 +178,58 @@ def check_path(value: str, what: str = "path") -> str:
     if value == "/":
         raise ValueError(f"{what} '/' is a directory: name a file")
     return value
+
+
+def system_tree_of(path: str) -> str | None:
+    """The system tree (``SYSTEM_TREES``) that holds ``path``, or None. ``path`` is normalised first."""
+
+    normal = posixpath.normpath(path)
+    for tree in SYSTEM_TREES:
+        if normal == tree or normal.startswith(tree + "/"):
+            return tree
+    if posixpath.dirname(normal) in SYSTEM_DIRECTORIES or normal in SYSTEM_DIRECTORIES:
+        return posixpath.dirname(normal) if normal not in SYSTEM_DIRECTORIES else normal
+    return None
+
+
+def check_guest_file(value: str, what: str) -> str:
+    """A file a guest owns (a disk image, an install medium): a normal path outside the system's trees."""
+
+    check_path(value, what)
+    tree = system_tree_of(value)
+    if tree == "/dev":
+        fix = "declare it as device instead" if what == "file" else "give the path of an ISO image file"
+        raise ValueError(f"{what} {value!r} is under /dev: {fix}")
+    if tree is not None:
+        raise ValueError(
+            f"{what} {value!r} is under {tree}, which belongs to the system: keep guests' disks and media "
+            "elsewhere, e.g. /vm/NAME.img or /var/lib/xen/iso/NAME.iso",
+        )
+    return value
+
+
+def check_disk_device(value: str) -> str:
+    """A disk device node under /dev (ada1, da0p3, nvd0, gpt/LABEL, zvol/POOL/VOL, ...)."""
+
+    check_path(value, "device")
+    if not value.startswith("/dev/"):
+        raise ValueError(f"device {value!r} is not under /dev/: give a device node like /dev/ada1")
+    if not DISK_DEVICE.fullmatch(value):
+        raise ValueError(
+            f"device {value!r} is not a disk: give a disk or partition (/dev/ada1, /dev/da0p3, /dev/nvd0) "
+            "or a GEOM label (/dev/gpt/NAME, /dev/zvol/POOL/VOLUME)",
+        )
+    return value
+
+
+def devices_overlap(first: str, second: str) -> bool:
+    """Whether two device paths share blocks: one is the other, or a partition of it (ada1, ada1p2, ada1s1a)."""
+
+    if first == second:
+        return True
+    shorter, longer = sorted((first, second), key=len)
+    rest = longer[len(shorter):]
+    return longer.startswith(shorter) and re.fullmatch(r"(?:[ps][0-9]+)?[a-h]?", rest) is not None and rest != ""
 
 
 def check_xl_string(value: str, what: str) -> str:
