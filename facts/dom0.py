@@ -10,16 +10,24 @@ Everything the Dom0 deploy needs to know about a host, in one remote command.
 
 from __future__ import annotations
 
-import shlex
 from dataclasses import dataclass, field
 
 from pyinfra.api import FactBase
 
-from .freebsd import parse_freebsd_version, parse_sysctl
-from .hardware import CpuVirtualisation, parse_acpidump_tables, parse_dmesg_virtualisation
-from .pkgs import parse_pkg_query
-from .sections import Section, composite_command, split_sections
-from .xl import XlDomain, parse_xl_info, parse_xl_list
+from .files import ABSENT, FileRead, file_section, parse_file_section, read_file_command
+from .freebsd import parse_freebsd_version, parse_sysctl, sysctl_command
+from .hardware import (
+    ACPI_TABLES_COMMAND,
+    DMESG_CPU_COMMAND,
+    CpuVirtualisation,
+    parse_acpidump_tables,
+    parse_dmesg_virtualisation,
+)
+from .pkgs import PKG_QUERY_COMMAND, parse_pkg_query
+from .sections import ReadError, Section, composite_command, split_sections
+from .xl import XL_INFO_COMMAND, XL_LIST_COMMAND, XlDomain, parse_xl_info, parse_xl_list
+
+__all__ = ["ABSENT", "FileRead", "HostReadError", "read_file_command"]
 
 LOADER_CONF = "/boot/loader.conf"
 RC_CONF = "/etc/rc.conf"
@@ -47,48 +55,62 @@ SYSCTLS = (
     "vm.max_user_wired",
 )
 
-# The exit status our file read uses for "no such file", told apart from a cat
-# that failed on a file that exists (which must never be mistaken for absence).
-ABSENT = 44
-
-
 # The sysctl section keeps its output in $sysctls (sections share one shell):
 # the hardware probes after it must know whether Xen runs, and asking sysctl(8)
 # again would cost a process. No other kern.vm_guest value starts with "xen".
-SYSCTL_SECTION = 'sysctls=$(sysctl -e -i ' + " ".join(SYSCTLS) + '); printf "%s\\n" "$sysctls"'
+SYSCTL_SECTION = f'sysctls=$({sysctl_command(SYSCTLS)}); printf "%s\\n" "$sysctls"'
 
 
 def unless_under_xen(command: str) -> str:
     return f'case "$sysctls" in *kern.vm_guest=xen*) ;; *) {command} ;; esac'
 
 
-def read_file_command(path: str) -> str:
-    quoted = shlex.quote(path)
-    return f"if [ -e {quoted} ]; then cat {quoted}; else (exit {ABSENT}); fi"
-
-
 def dom0_commands() -> dict[str, str]:
     commands = {
         "sysctl": SYSCTL_SECTION,
-        "packages": "pkg query '%n %v'",
+        "packages": PKG_QUERY_COMMAND,
         # Xen hides these from its Dom0, and pre-flight ignores them there: skip.
-        "cpu": unless_under_xen(f"grep -E 'Origin=|Features2=|VT-x:|SVM:' {DMESG_BOOT}"),
-        "acpi": unless_under_xen("acpidump -t"),
+        "cpu": unless_under_xen(DMESG_CPU_COMMAND),
+        "acpi": unless_under_xen(ACPI_TABLES_COMMAND),
         "interfaces": "ifconfig -l",
         "login_db_fresh": f"test {LOGIN_CONF_DB} -nt {LOGIN_CONF}",
         "xen_kernel": f"test -f {XEN_KERNEL}",
         "xen_boot_menu": f"test -f {XEN_BOOT_MENU}",
         "log_dir": f"stat -f '%HT %Lp' {XEN_LOG_DIR}",
-        "xl_list": "xl list",
-        "xl_info": "xl info",
+        "xl_list": XL_LIST_COMMAND,
+        "xl_info": XL_INFO_COMMAND,
     }
     for path in WATCHED_FILES:
-        commands[f"file:{path}"] = read_file_command(path)
+        commands[file_section(path)] = read_file_command(path)
     return commands
 
 
-class HostReadError(RuntimeError):
-    """The host answered in a way we cannot safely act on."""
+# The host answered in a way we cannot safely act on: the host stops.
+HostReadError = ReadError
+
+
+class FileReads(dict):
+    """
+    ``{path: FileRead}``; a plain text (or ``None`` for absent) stored in it,
+    as tests and older callers do, is taken as a regular file with that text.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__()
+        self.update(dict(*args, **kwargs))
+
+    def __setitem__(self, path, value):
+        if not isinstance(value, FileRead):
+            value = FileRead.of_text(path, value)
+        super().__setitem__(path, value)
+
+    def update(self, *args, **kwargs):
+        for path, value in dict(*args, **kwargs).items():
+            self[path] = value
+
+    def text(self, path: str) -> str | None:
+        read = self.get(path)
+        return read.text if read is not None else None
 
 
 @dataclass
@@ -106,7 +128,7 @@ class Dom0Host:
     xen_kernel_present: bool
     xen_boot_menu_present: bool
     log_dir: tuple[str, str] | None
-    files: dict[str, str | None] = field(default_factory=dict)
+    files: dict[str, FileRead] = field(default_factory=dict)
     domains: list[XlDomain] | None = None
     xen_info: dict[str, object] | None = None
     xl_error: str = ""
@@ -148,28 +170,24 @@ class Dom0Host:
         major = self.freebsd_major or 0
         return "vm.max_user_wired" if major >= 13 else "vm.max_wired"
 
+    def __post_init__(self):
+        self.files = FileReads(self.files)
+
     def file(self, path: str) -> str | None:
-        return self.files.get(path)
+        """The exact text of a file we read (``None`` when absent, or not a regular file)."""
+
+        return self.files.text(path)
+
+    def read(self, path: str) -> FileRead:
+        """What the host said is at ``path``: kind, bytes, and the basis a write of it states."""
+
+        return self.files[path]
 
     def domain(self, name: str) -> XlDomain | None:
         for domain in self.domains or ():
             if domain.name == name:
                 return domain
         return None
-
-
-def present_text(section: Section | None, path: str) -> str | None:
-    """A section that read ``path``: its text, ``None`` when the file is absent; an error otherwise."""
-
-    if section is None or section.rc == ABSENT:
-        return None
-    if not section.ok:
-        raise HostReadError(f"cannot read {path}: {section.text.strip() or f'exit status {section.rc}'}")
-    return section.text + "\n" if section.text else ""
-
-
-def file_contents(sections: dict[str, Section], path: str) -> str | None:
-    return present_text(sections.get(f"file:{path}"), path)
 
 
 def parse_dom0_sections(sections: dict[str, Section]) -> Dom0Host:
@@ -205,7 +223,7 @@ def parse_dom0_sections(sections: dict[str, Section]) -> Dom0Host:
         xen_kernel_present=ok("xen_kernel"),
         xen_boot_menu_present=ok("xen_boot_menu"),
         log_dir=log_dir,
-        files={path: file_contents(sections, path) for path in WATCHED_FILES},
+        files={path: parse_file_section(sections.get(file_section(path)), path) for path in WATCHED_FILES},
         domains=parse_xl_list(text("xl_list")) if xl_ok else None,
         xen_info=parse_xl_info(text("xl_info")) if xl_ok else None,
         xl_error=xl_error,
@@ -229,4 +247,10 @@ class Dom0State(FactBase):
         return composite_command(dom0_commands())
 
     def process(self, output: list[str]) -> Dom0Host:
-        return parse_dom0_sections(split_sections(output))
+        sections = split_sections(output, expected=dom0_commands())
+        try:
+            return parse_dom0_sections(sections)
+        except ReadError:
+            raise
+        except (ValueError, KeyError, TypeError) as error:
+            raise ReadError(f"cannot parse the host's answer: {type(error).__name__}: {error}") from None

@@ -45,6 +45,12 @@ def parse_freebsd_version(text: str) -> tuple[int, int]:
     return int(match.group(1)), int(match.group(2))
 
 
+def sysctl_command(names) -> str:
+    """``sysctl -e -i`` of these oids (``-i``: unknown oids such as ``vm.max_wired`` on 13+ are skipped)."""
+
+    return "sysctl -e -i " + " ".join(shlex.quote(name) for name in names)
+
+
 class Sysctl(FactBase):
     """
     Returns the values of the named sysctl oids; unknown oids are left out
@@ -58,7 +64,7 @@ class Sysctl(FactBase):
     default = dict
 
     def command(self, names: list[str]) -> str:
-        return "sysctl -e -i " + " ".join(shlex.quote(name) for name in names)
+        return sysctl_command(names)
 
     def process(self, output: list[str]) -> dict[str, str]:
         return parse_sysctl("\n".join(output))

@@ -16,18 +16,31 @@ from dataclasses import dataclass, field
 
 from pyinfra.api import FactBase
 
-from .dom0 import ABSENT, RC_CONF, present_text, read_file_command
+from .dom0 import RC_CONF, SYSCTL_CONF, FileReads
+from .files import FileRead, file_section, parse_file_section, read_file_command
 from .rcfile import parse_rc_text
-from .sections import Section, composite_command, split_sections
-from .xl import XlDomain, parse_xl_info, parse_xl_list, parse_xl_list_long
-from .zfs import ZfsVolume, parse_zfs_volumes
+from .sections import ReadError, Section, composite_command, split_sections
+from .xl import (
+    REDACT_PASSWORDS,  # noqa: F401 (re-exported)
+    REDACTED,  # noqa: F401 (re-exported)
+    XL_INFO_COMMAND,
+    XL_LIST_COMMAND,
+    XlDomain,
+    parse_xl_info,
+    parse_xl_list,
+    parse_xl_list_long_or_fail,
+    xl_list_long_command,
+)
+from .zfs import ZFS_VOLUMES_COMMAND, ZfsVolume, parse_zfs_volumes
 
 from spec.xlcfg import CONFIG_DIR, EARLIER_MARKERS, MANAGED_MARKER, config_path  # noqa: F401 (config_path is re-exported)
 
 XEN_CONFIG_DIR = CONFIG_DIR
 MANAGED_MARKERS = (MANAGED_MARKER, *EARLIER_MARKERS)
-REDACTED = "<redacted>"
-REDACT_PASSWORDS = r's/("[a-z_]*passw(or)?d": *)"[^"]*"/\1"' + REDACTED + '"/g'
+INIT_SHUTDOWN_TIMEOUT = "kern.init_shutdown_timeout"
+# The exit status of a checksum read for "no such file": a sha256 that failed on
+# a file that exists must never be taken for absence.
+NO_SUCH_FILE = 44
 AUTOSTART_SCRIPT = "/usr/local/etc/rc.d/xendomains"
 
 
@@ -45,26 +58,29 @@ def managed_configs_command() -> str:
     )
 
 
+WATCHED_FILES = (RC_CONF, SYSCTL_CONF, AUTOSTART_SCRIPT)
+
+
 def guests_commands(names: tuple[str, ...], paths: tuple[str, ...], media: tuple[str, ...]) -> dict[str, str]:
     commands = {
-        "xl_list": "xl list",
-        # libxl's JSON carries VNC/SPICE passwords: redact them on the host, so
-        # they never travel or show up in pyinfra's output (-vvv prints facts).
-        "xl_long": "xl list -l | sed -E " + shlex.quote(REDACT_PASSWORDS),
-        "xl_info": "xl info",
-        "zfs": "zfs list -H -p -o name,volsize,volmode -t volume",
+        "xl_list": XL_LIST_COMMAND,
+        # Passwords redacted on the host (see facts/xl.py).
+        "xl_long": xl_list_long_command(),
+        "xl_info": XL_INFO_COMMAND,
+        "zfs": ZFS_VOLUMES_COMMAND,
         "interfaces": "ifconfig -l",
         # Which guest configs exist at all (to tidy up after guests that moved away).
         "configs": f"ls {XEN_CONFIG_DIR}",
         "managed": managed_configs_command(),
-        f"file:{RC_CONF}": read_file_command(RC_CONF),
-        f"file:{AUTOSTART_SCRIPT}": read_file_command(AUTOSTART_SCRIPT),
+        INIT_SHUTDOWN_TIMEOUT: f"sysctl -n {INIT_SHUTDOWN_TIMEOUT}",
     }
+    for path in WATCHED_FILES:
+        commands[file_section(path)] = read_file_command(path)
     for name in names:
         path = config_path(name)
         # A checksum, not the content: a config may hold a VNC password.
         quoted = shlex.quote(path)
-        commands[f"cfgsum:{path}"] = f"if [ -e {quoted} ]; then sha256 -q {quoted}; else (exit {ABSENT}); fi"
+        commands[f"cfgsum:{path}"] = f"if [ -e {quoted} ]; then sha256 -q {quoted}; else (exit {NO_SUCH_FILE}); fi"
         commands[f"mode:{path}"] = f"stat -f '%Lp' {quoted}"
     for path in paths:
         # Size in bytes and type, so a file disk can be grown and a device checked.
@@ -88,7 +104,7 @@ class GuestsHost:
     volumes: dict[str, ZfsVolume]
     interfaces: tuple[str, ...]
     rc_conf: dict[str, str]
-    files: dict[str, str | None] = field(default_factory=dict)
+    files: dict[str, FileRead] = field(default_factory=dict)
     modes: dict[str, str] = field(default_factory=dict)
     paths: dict[str, PathInfo | None] = field(default_factory=dict)
     media_sha256: dict[str, str | None] = field(default_factory=dict)
@@ -97,6 +113,10 @@ class GuestsHost:
     # configs here that this project wrote (their first line is spec.xlcfg.MANAGED_MARKER)
     managed_configs: frozenset[str] = frozenset()
     xl_error: str = ""
+    init_shutdown_timeout: int | None = None  # kern.init_shutdown_timeout, when readable
+
+    def __post_init__(self):
+        self.files = FileReads(self.files)
 
     @property
     def xl_works(self) -> bool:
@@ -113,7 +133,25 @@ class GuestsHost:
         return None
 
     def file(self, path: str) -> str | None:
-        return self.files.get(path)
+        """The exact text of a file we read (``None`` when absent, or not a regular file)."""
+
+        return self.files.text(path)
+
+    def read(self, path: str) -> FileRead:
+        """What the host said is at ``path``: kind, bytes, and the basis a write of it states."""
+
+        return self.files[path]
+
+
+def config_checksum(section: Section, path: str) -> str | None:
+    """A guest config's sha256 (``None``: the host said there is no such file)."""
+
+    if section.rc == NO_SUCH_FILE:
+        return None
+    digest = section.text.strip().lower()
+    if not section.ok or len(digest) != 64 or any(char not in "0123456789abcdef" for char in digest):
+        raise ReadError(f"cannot read the checksum of {path}: {' '.join(section.text.split())[:200] or section.rc}")
+    return digest
 
 
 def parse_guests_sections(sections: dict[str, Section]) -> GuestsHost:
@@ -122,7 +160,11 @@ def parse_guests_sections(sections: dict[str, Section]) -> GuestsHost:
         return section.text if section and section.ok else ""
 
     xl_ok = "xl_list" in sections and sections["xl_list"].ok
-    files: dict[str, str | None] = {}
+    long_section = sections.get("xl_long")
+    if xl_ok and long_section is not None and not long_section.ok:
+        # Without the live configs, drift cannot be told from none: stop, do not guess.
+        raise ReadError(f"xl list works but xl list -l failed (exit status {long_section.rc})")
+    files: dict[str, FileRead] = {}
     modes: dict[str, str] = {}
     paths: dict[str, PathInfo | None] = {}
     media: dict[str, str | None] = {}
@@ -130,7 +172,7 @@ def parse_guests_sections(sections: dict[str, Section]) -> GuestsHost:
     for key, section in sections.items():
         kind, _, path = key.partition(":")
         if kind == "file":
-            files[path] = present_text(section, path)
+            files[path] = parse_file_section(section, path)
         elif kind == "mode" and section.ok:
             modes[path] = section.text.strip()
         elif kind == "stat":
@@ -142,15 +184,14 @@ def parse_guests_sections(sections: dict[str, Section]) -> GuestsHost:
         elif kind == "sha256":
             media[path] = section.text.strip().lower() if section.ok else None
         elif kind == "cfgsum":
-            digest = present_text(section, path)
-            config_sums[path] = digest.strip().lower() if digest is not None else None
+            config_sums[path] = config_checksum(section, path)
     return GuestsHost(
         domains=parse_xl_list(text("xl_list")) if xl_ok else None,
-        live_configs=parse_xl_list_long(text("xl_long")) if xl_ok and text("xl_long").strip() else {},
+        live_configs=parse_xl_list_long_or_fail(text("xl_long")) if xl_ok else {},
         xen_info=parse_xl_info(text("xl_info")) if xl_ok else None,
         volumes=parse_zfs_volumes(text("zfs")),
         interfaces=tuple(text("interfaces").split()),
-        rc_conf=parse_rc_text(files.get(RC_CONF) or ""),
+        rc_conf=parse_rc_text(files[RC_CONF].text or "" if RC_CONF in files else ""),
         files=files,
         modes=modes,
         paths=paths,
@@ -163,6 +204,7 @@ def parse_guests_sections(sections: dict[str, Section]) -> GuestsHost:
             name[: -len(".cfg")] for name in text("configs").split() if name.endswith(".cfg") and name != ".cfg"
         ),
         xl_error="" if xl_ok else sections.get("xl_list", Section("", 1)).text.strip(),
+        init_shutdown_timeout=int(text(INIT_SHUTDOWN_TIMEOUT).strip()) if text(INIT_SHUTDOWN_TIMEOUT).strip().isdigit() else None,
     )
 
 
@@ -181,4 +223,10 @@ class GuestsState(FactBase):
         return composite_command(guests_commands(tuple(names), tuple(paths), tuple(media)))
 
     def process(self, output: list[str]) -> GuestsHost:
-        return parse_guests_sections(split_sections(output))
+        sections = split_sections(output)
+        try:
+            return parse_guests_sections(sections)
+        except ReadError:
+            raise
+        except (ValueError, KeyError, TypeError) as error:
+            raise ReadError(f"cannot parse the host's answer: {type(error).__name__}: {error}") from None

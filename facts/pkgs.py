@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from pyinfra.api import FactBase
 
+PKG_QUERY_COMMAND = "pkg query '%n %v'"
+
 
 def parse_pkg_query(text: str) -> dict[str, str]:
     """
@@ -38,7 +40,7 @@ class XenPackages(FactBase):
     default = dict
 
     def command(self) -> str:
-        return "pkg query '%n %v'"
+        return PKG_QUERY_COMMAND
 
     def requires_command(self) -> str:
         return "pkg"

@@ -10,10 +10,12 @@ all hold ``key=value`` lines with optional quotes and ``#`` comments.
 from __future__ import annotations
 
 import re
-import shlex
 from dataclasses import dataclass
 
 from pyinfra.api import FactBase
+
+from .files import FileContent
+from .sections import ReadError
 
 ASSIGNMENT = re.compile(
     r"""^\s*(?P<key>[A-Za-z_][A-Za-z0-9_.\-]*)\s*(?P<op>\+?=)\s*(?P<value>"[^"]*"|'[^']*'|[^\s#"']*)\s*(?P<comment>\#.*)?$""",
@@ -40,10 +42,19 @@ def parse_assignment(line: str, line_no: int = 0) -> Assignment | None:
     return Assignment(line_no, match.group("key"), value, match.group("op") == "+=")
 
 
+def split_lines(text: str) -> list[str]:
+    """
+    The file's lines as sh reads them, each with its own ending (``\n`` only; a
+    ``\r`` before it stays with the line): ``"".join(split_lines(t)) == t``.
+    """
+
+    return re.findall(r"[^\n]*\n|[^\n]+$", text)
+
+
 def parse_assignments(text: str) -> list[Assignment]:
     found = []
-    for line_no, line in enumerate(text.splitlines()):
-        assignment = parse_assignment(line, line_no)
+    for line_no, line in enumerate(split_lines(text)):
+        assignment = parse_assignment(line.removesuffix("\n").removesuffix("\r"), line_no)
         if assignment:
             found.append(assignment)
     return found
@@ -66,7 +77,9 @@ def parse_rc_text(text: str) -> dict[str, str]:
 
 class RcFile(FactBase):
     """
-    The effective key/value pairs of an rc-style file (``{}`` when it is absent).
+    The effective key/value pairs of an rc-style file (``{}`` when the host says
+    it is absent; a directory or device there, or an unreadable file, fails the
+    host). It reads the file exactly as the composite reads do.
 
     .. code:: python
 
@@ -74,12 +87,10 @@ class RcFile(FactBase):
     """
 
     def command(self, path: str) -> str:
-        quoted = shlex.quote(path)
-        return f"! test -f {quoted} || cat {quoted}"
-
-    @staticmethod
-    def default() -> dict[str, str]:
-        return {}
+        return FileContent().command(path)
 
     def process(self, output: list[str]) -> dict[str, str]:
-        return parse_rc_text("\n".join(output))
+        read = FileContent().process(output)
+        if read.write_refusal():
+            raise ReadError(read.write_refusal().replace(": refusing to replace it", ""))
+        return parse_rc_text(read.text or "")

@@ -18,6 +18,31 @@ from dataclasses import dataclass
 
 from pyinfra.api import FactBase
 
+from .sections import ReadError
+
+XL_LIST_COMMAND = "xl list"
+XL_INFO_COMMAND = "xl info"
+
+# libxl's JSON carries VNC/SPICE passwords: they are replaced on the host, so
+# they never travel or show up in pyinfra's output (-vvv prints facts) or in an
+# error. A JSON string ends at the first quote not escaped by a backslash.
+REDACTED = "<redacted>"
+REDACT_PASSWORDS = r's/("[a-z_]*passw(or)?d" *: *)"([^"\\]|\\.)*"/\1"' + REDACTED + '"/g'
+
+
+def xl_list_long_command(domain: str | None = None) -> str:
+    """
+    ``xl list -l [domain]`` with every password redacted before it leaves the
+    host. The JSON is held in a shell variable (printf is a builtin: nothing on
+    argv) so the exit status is xl's, not sed's.
+    """
+
+    target = f" {shlex.quote(domain)}" if domain else ""
+    return (
+        f'json=$(xl list -l{target} 2>&1); rc=$?; '
+        f'printf "%s\\n" "$json" | sed -E {shlex.quote(REDACT_PASSWORDS)}; (exit $rc)'
+    )
+
 # The six positional flags of the State column, in order (xl(1), "STATES").
 STATE_FLAGS = ("running", "blocked", "paused", "shutdown", "crashed", "dying")
 
@@ -184,6 +209,16 @@ def parse_xl_list_long(text: str) -> dict[str, dict]:
     return domains
 
 
+def parse_xl_list_long_or_fail(text: str) -> dict[str, dict]:
+    """``parse_xl_list_long``, failing the host (not the run) on output it cannot parse; never quoting it."""
+
+    try:
+        return parse_xl_list_long(text)
+    except ValueError as error:
+        # json's messages give positions, never the text (which may hold a secret).
+        raise ReadError(f"cannot parse xl list -l: {error}") from None
+
+
 class XlList(FactBase):
     """
     Returns the running domains from ``xl list``.
@@ -197,7 +232,7 @@ class XlList(FactBase):
     default = list
 
     def command(self) -> str:
-        return "xl list"
+        return XL_LIST_COMMAND
 
     def requires_command(self) -> str:
         return "xl"
@@ -219,7 +254,7 @@ class XlInfo(FactBase):
     default = dict
 
     def command(self) -> str:
-        return "xl info"
+        return XL_INFO_COMMAND
 
     def requires_command(self) -> str:
         return "xl"
@@ -243,12 +278,10 @@ class XlDomainConfig(FactBase):
 
     # The argument is ``domain``: pyinfra reserves ``name`` for its global arguments.
     def command(self, domain: str | None = None) -> str:
-        if domain:
-            return f"xl list -l {shlex.quote(domain)}"
-        return "xl list -l"
+        return xl_list_long_command(domain)
 
     def requires_command(self, domain: str | None = None) -> str:
         return "xl"
 
     def process(self, output: list[str]) -> dict[str, dict]:
-        return parse_xl_list_long("\n".join(output))
+        return parse_xl_list_long_or_fail("\n".join(output))

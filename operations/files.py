@@ -1,7 +1,24 @@
 """
-Writing whole files on the host so that a failure never leaves half a file.
+Writing whole files on the host so that nothing is ever clobbered: not the
+admin's original, not a change made since we read the file, not a secret.
 
-    yield from atomic_write_commands("/boot/loader.conf", new_text, existed=True)
+Every write states what it was based on (``basis``: the sha256 of the bytes we
+read, or ``"absent"``). On the host, with FreeBSD base tools only:
+
+1. a staging directory ``<dir>/.pyinfra-stage.<run nonce>/`` is created with
+   ``mkdir -m 700`` (left-overs of cut runs are removed first), in the file's own
+   directory so the final rename(2) is atomic;
+2. the content is uploaded into it over SFTP (never on a command line, never
+   readable by another user, even for a moment);
+3. the install refuses, naming the file, if the file no longer matches the
+   basis (changed, gone, or appeared since the read) or is not a regular file;
+   otherwise it keeps the admin's original once as ``<file>.orig`` (never
+   overwritten later) and the previous version as ``<file>.bak``, then chmods
+   the staged copy and renames it over the file.
+
+Files holding a secret are written with ``backup=False``: no copies at all.
+
+    yield from write_if_changed(dom0, "/boot/loader.conf", new_text, "boots Xen")
 """
 
 from __future__ import annotations
@@ -10,13 +27,29 @@ import posixpath
 import shlex
 from io import BytesIO
 
-from pyinfra.api import FileUploadCommand, StringCommand
+from pyinfra import logger
+from pyinfra.api import FileUploadCommand, FunctionCommand, StringCommand
+
+from facts.files import ABSENT, FileRead, encode_text
+from facts.sections import RUN_NONCE
 
 from .state import record
 from .steps import noop
 
+STAGE_PREFIX = ".pyinfra-stage."
 
-def staging_path(path: str) -> str:
+
+def stage_dir(path: str, nonce: str = RUN_NONCE) -> str:
+    return posixpath.join(posixpath.dirname(path), f"{STAGE_PREFIX}{nonce}")
+
+
+def staging_path(path: str, nonce: str = RUN_NONCE) -> str:
+    return posixpath.join(stage_dir(path, nonce), posixpath.basename(path))
+
+
+def legacy_staging_path(path: str) -> str:
+    """Where earlier versions staged uploads (readable by others: removed on sight)."""
+
     directory, name = posixpath.split(path)
     return posixpath.join(directory, f".{name}.pyinfra-new")
 
@@ -25,48 +58,111 @@ def backup_path(path: str) -> str:
     return f"{path}.bak"
 
 
-def install_command(path: str, mode: str, existed: bool, backup: bool = True) -> str:
-    """
-    Move the staged file into place: chmod it, keep a copy of the old file as
-    ``<path>.bak``, then rename(2) over the old one (atomic in one directory).
-    """
-
-    staged, target = shlex.quote(staging_path(path)), shlex.quote(path)
-    steps = [f"chmod {mode} {staged}"]
-    if existed and backup:
-        steps.append(f"cp -p {target} {shlex.quote(backup_path(path))}")
-    steps.append(f"mv -f {staged} {target}")
-    # A failed step must not leave the staged copy behind.
-    return "( " + " && ".join(steps) + f" ) || {{ rm -f {staged}; exit 1; }}"
+def original_path(path: str) -> str:
+    return f"{path}.orig"
 
 
-def atomic_write_commands(path: str, content: str, existed: bool, mode: str = "644", backup: bool = True):
+def prepare_stage_command(path: str, nonce: str = RUN_NONCE) -> str:
     """
-    Commands that replace ``path`` with ``content``. The content travels over
-    SFTP, never on a command line, so secrets stay out of logs and ``ps``.
+    Remove staging left-overs of cut runs next to ``path`` (they may hold a
+    secret), then create this run's staging directory, mode 0700 from the start.
     """
 
-    yield FileUploadCommand(BytesIO(content.encode()), staging_path(path))
-    yield StringCommand(install_command(path, mode, existed, backup))
+    directory = posixpath.dirname(path)
+    pattern = shlex.quote(posixpath.join(directory, STAGE_PREFIX)) + "*"
+    return (
+        f"for old in {pattern}; do if [ -d \"$old\" ] && [ ! -L \"$old\" ]; then rm -rf \"$old\"; fi; done; "
+        f"rm -f {shlex.quote(legacy_staging_path(path))}; "
+        f"mkdir -m 700 {shlex.quote(stage_dir(path, nonce))}"
+    )
 
 
-def normalised(text: str | None) -> str:
-    if not text:
-        return ""
-    return "\n".join(text.splitlines()) + "\n"
-
-
-def write_if_changed(current, path: str, new: str, reason: str, mode: str = "644"):
+def install_command(path: str, mode: str, basis: str, backup: bool = True, nonce: str = RUN_NONCE) -> str:
     """
-    Yield an atomic write of ``new`` unless ``current`` (a composite read with
-    a ``files`` dict) already has it, and record the new content in it.
-    Returns whether it wrote.
+    Move the staged copy of ``path`` into place, only if ``path`` still is what
+    the write was based on (``basis``: a sha256, or ``"absent"``); otherwise
+    exit non-zero with a message naming the file. Keeps ``<path>.orig`` (once)
+    and ``<path>.bak`` unless ``backup`` is false (a file holding a secret).
     """
 
-    old = current.file(path)
-    if normalised(old) == normalised(new):
+    if basis != ABSENT and (len(basis) != 64 or any(char not in "0123456789abcdef" for char in basis)):
+        raise ValueError(f"the basis of a write of {path} must be a sha256 or {ABSENT!r}, not {basis!r}")
+    if not mode.isdigit() or len(mode) not in (3, 4) or any(char > "7" for char in mode):
+        raise ValueError(f"not an octal file mode: {mode!r}")
+    target, staged, stage = (shlex.quote(p) for p in (path, staging_path(path, nonce), stage_dir(path, nonce)))
+    said = shlex.quote(path)
+    lines = [
+        f"refuse() {{ rm -rf {stage}; echo \"refusing to write \"{said}\": $1\" >&2; exit 1; }}",
+        f"[ -f {staged} ] || refuse 'its staged copy is missing'",
+        f"if [ -L {target} ]; then refuse 'it is a symbolic link'; fi",
+    ]
+    if basis == ABSENT:
+        lines.append(f"if [ -e {target} ]; then refuse 'it did not exist when it was read, and now it does'; fi")
+    else:
+        lines += [
+            f"[ -f {target} ] || refuse 'it is gone, or no longer a regular file, since it was read'",
+            f"[ \"$(sha256 -q {target})\" = {basis} ] || refuse 'it changed since it was read'",
+        ]
+        if backup:
+            for copy in (original_path(path), backup_path(path)):
+                quoted = shlex.quote(copy)
+                lines.append(
+                    f"if [ -L {quoted} ] || {{ [ -e {quoted} ] && [ ! -f {quoted} ]; }}; then "
+                    f"refuse {shlex.quote(f'{copy} is not a regular file')}; fi",
+                )
+            orig = shlex.quote(original_path(path))
+            lines += [
+                # The admin's original, once: never overwritten by a later write.
+                f"if [ ! -e {orig} ]; then cp -p {target} {orig} || refuse 'cannot keep its original'; fi",
+                f"cp -p {target} {shlex.quote(backup_path(path))} || refuse 'cannot keep its previous version'",
+            ]
+    lines += [
+        f"chmod {mode} {staged} || refuse 'cannot set its mode'",
+        f"mv -f {staged} {target} || refuse 'cannot move it into place'",
+        f"rmdir {stage}",
+    ]
+    return "\n".join(lines)
+
+
+def atomic_write_commands(path: str, content: str, basis: str, mode: str = "644", backup: bool = True):
+    """
+    Commands that replace ``path`` with ``content``, refused on the host unless
+    ``path`` still matches ``basis`` (the sha256 read, or ``"absent"``). The
+    content travels over SFTP into a 0700 directory, never on a command line.
+    """
+
+    yield StringCommand(prepare_stage_command(path))
+    yield FileUploadCommand(BytesIO(encode_text(content)), staging_path(path))
+    yield StringCommand(install_command(path, mode, basis, backup))
+
+
+def refusal(message: str) -> FunctionCommand:
+    """A command that fails this host with ``message``: the operation's commands stop there."""
+
+    def refuse(state, host) -> bool:
+        host.log_styled(message, fg="red", log_func=logger.error)
+        return False
+
+    return FunctionCommand(refuse, (), {})
+
+
+def write_if_changed(current, path: str, new: str, reason: str, mode: str = "644", backup: bool = True):
+    """
+    Yield a write of ``new`` to ``path`` unless the read (``current.read(path)``)
+    already has exactly that content, based on what was read; record the new
+    content in the read. A path that is not a regular file (a directory, a
+    symbolic link, a device) is refused. Returns whether it wrote.
+    """
+
+    read: FileRead = current.read(path)
+    problem = read.write_refusal()
+    if problem:
+        yield refusal(problem)
+        return False
+    if read.text == new or (not read.exists and new == ""):
         noop(f"{path} {reason}")
         return False
-    yield from atomic_write_commands(path, new, existed=old is not None, mode=mode)
-    yield record(lambda: current.files.__setitem__(path, new))
+    yield from atomic_write_commands(path, new, basis=read.basis, mode=mode, backup=backup)
+    written = FileRead.of_text(path, new)
+    yield record(lambda: current.files.__setitem__(path, written), read=current)
     return True

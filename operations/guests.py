@@ -36,6 +36,7 @@ from spec.xlcfg import config_mode, render_xl_cfg
 
 from .commands import argv
 from .drift import Drift, guest_drift
+from facts.files import ABSENT
 from .files import atomic_write_commands, backup_path, write_if_changed
 from .rcfile import set_rc_values
 from .state import changes_host, forget_afterwards, read_state, record
@@ -329,7 +330,8 @@ def config(guest: GuestSpec, read: GuestsRead, arriving_from: str | None = None)
         yield StringCommand("chmod", mode, path)
     else:
         # No .bak: a previous config may hold a VNC password, and it is regenerated anyway.
-        yield from atomic_write_commands(path, new, existed=present is not None, mode=mode, backup=False)
+        # Based on the checksum read (the content is never read: it may hold a password).
+        yield from atomic_write_commands(path, new, basis=present or ABSENT, mode=mode, backup=False)
 
     def written():
         current.config_sha256[path] = digest

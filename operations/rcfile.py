@@ -14,14 +14,24 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from facts.rcfile import ASSIGNMENT, parse_assignments, parse_rc_text
+from facts.rcfile import ASSIGNMENT, parse_assignments, parse_rc_text, split_lines
+from spec.rcvalue import check_rc_value
 
-UNSAFE_VALUE = re.compile(r"[\"\\$`\n\r]")
+KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
 
 
 def render_assignment(key: str, value: str, quote: bool = True) -> str:
-    if UNSAFE_VALUE.search(value) or (not quote and (not value or " " in value or "#" in value)):
-        raise ValueError(f"refusing to write {key}: its value {value!r} cannot be written safely")
+    """
+    ``key="value"`` (``key=value`` with ``quote=False``, as sysctl.conf(5) has
+    it). A value rc's ``eval`` could read as shell syntax is refused whatever
+    its key (spec/rcvalue.py); the message never repeats the value.
+    """
+
+    if not KEY.match(key):
+        raise ValueError(f"refusing to write {key!r} to an rc file: not a variable name")
+    check_rc_value(key, value)
+    if not quote and (not value or " " in value):
+        raise ValueError(f"{key} cannot be written unquoted: its value is empty or has a space")
     return f'{key}="{value}"' if quote else f"{key}={value}"
 
 
@@ -35,22 +45,25 @@ def set_rc_values(
     Return ``text`` with each key of ``values`` set and each key of ``remove``
     gone. A key that already has the value is not touched; a key with another
     value is rewritten on its last plain assignment line (keeping the line's
-    indentation and trailing comment); ``key+=`` lines of a rewritten key are
-    folded into it; a new key is appended at the end. sysctl.conf(5) takes its
-    values unquoted: pass ``quote=False``.
+    indentation, trailing comment and line ending); ``key+=`` lines of a
+    rewritten key are folded into it; a new key is appended at the end. Every
+    other byte stays as it was: a file without a final newline gets one only
+    when a line is appended after its last. sysctl.conf(5) takes its values
+    unquoted: pass ``quote=False``.
     """
 
-    lines = text.splitlines()
+    lines = split_lines(text)
     current = parse_rc_text(text)
+    assignments = parse_assignments(text)
     drop: set[int] = set()
     appended: list[str] = []
 
     for key in remove:
-        drop.update(a.line_no for a in parse_assignments(text) if a.key == key)
+        drop.update(a.line_no for a in assignments if a.key == key)
 
     for key, value in values.items():
         new_line = render_assignment(key, value, quote)
-        mine = [a for a in parse_assignments(text) if a.key == key]
+        mine = [a for a in assignments if a.key == key]
         if current.get(key) == value and not any(a.append for a in mine):
             continue
         if not mine:
@@ -59,14 +72,18 @@ def set_rc_values(
         plain = [a for a in mine if not a.append]
         target = plain[-1] if plain else mine[0]
         old = lines[target.line_no]
-        match = ASSIGNMENT.match(old)
-        indent = old[: len(old) - len(old.lstrip())]
+        body = old.removesuffix("\n").removesuffix("\r")
+        ending = old[len(body):]
+        match = ASSIGNMENT.match(body)
+        indent = body[: len(body) - len(body.lstrip())]
         comment = match.group("comment") if match else None
-        lines[target.line_no] = f"{indent}{new_line}" + (f" {comment}" if comment else "")
+        lines[target.line_no] = f"{indent}{new_line}" + (f" {comment}" if comment else "") + ending
         drop.update(a.line_no for a in mine if a.append and a.line_no != target.line_no)
 
     kept = [line for index, line in enumerate(lines) if index not in drop]
-    kept.extend(appended)
-    if not kept:
-        return ""
-    return "\n".join(kept) + "\n"
+    if appended:
+        newline = "\r\n" if any(line.endswith("\r\n") for line in kept) else "\n"
+        if kept and not kept[-1].endswith("\n"):
+            kept[-1] += newline
+        kept.extend(line + newline for line in appended)
+    return "".join(kept)

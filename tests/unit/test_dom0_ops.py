@@ -5,10 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from facts.dom0 import LOADER_CONF, LOGIN_CONF, RC_CONF, SYSCTL_CONF, TTYS, XL_CONF, Dom0Host
+from facts.dom0 import LOADER_CONF, LOGIN_CONF, MENU_RC_LOCAL, RC_CONF, SYSCTL_CONF, TTYS, XL_CONF, Dom0Host
 from facts.hardware import CpuVirtualisation
 from facts.xl import XlDomain
 from operations import dom0
+from operations.files import staging_path
 from spec.schema import validate_dom0
 from tests.opsupport import run_op
 
@@ -51,6 +52,7 @@ def fresh_host(**changes) -> Dom0Host:
             LOGIN_CONF: STOCK_LOGIN_CONF,
             TTYS: STOCK_TTYS_14,
             XL_CONF: None,
+            MENU_RC_LOCAL: None,
         },
     )
     return dataclasses.replace(host, **changes)
@@ -114,20 +116,21 @@ def test_wired_memory_uses_the_releases_sysctl_and_drops_the_old_name(monkeypatc
     host = fresh_host(files={**fresh_host().files, SYSCTL_CONF: "# mine\nvm.max_wired=-1\nkern.ipc.somaxconn=1024\n"})
     got = commands(dom0.wired_memory, host, monkeypatch)
     assert got[0] == "sysctl vm.max_user_wired=-1"
-    assert got[1] == "upload /etc/.sysctl.conf.pyinfra-new: # mine\nkern.ipc.somaxconn=1024\nvm.max_user_wired=-1\n"
-    assert got[2].startswith("( chmod 644 /etc/.sysctl.conf.pyinfra-new && cp -p /etc/sysctl.conf /etc/sysctl.conf.bak")
+    assert got[2] == f"upload {staging_path(SYSCTL_CONF)}: # mine\nkern.ipc.somaxconn=1024\nvm.max_user_wired=-1\n"
+    assert "cp -p /etc/sysctl.conf /etc/sysctl.conf.bak" in got[3]
+    assert f"chmod 644 {staging_path(SYSCTL_CONF)}" in got[3]
 
 
 def test_wired_memory_before_freebsd_13_uses_vm_max_wired(monkeypatch):
     host = fresh_host(release="12.4-RELEASE", freebsd_version=(12, 4), sysctl={"vm.max_wired": "1234"})
     got = commands(dom0.wired_memory, host, monkeypatch)
     assert got[0] == "sysctl vm.max_wired=-1"
-    assert got[1] == "upload /etc/.sysctl.conf.pyinfra-new: # sysctl.conf\nvm.max_wired=-1\n"
+    assert got[2] == f"upload {staging_path(SYSCTL_CONF)}: # sysctl.conf\nvm.max_wired=-1\n"
 
 
 def test_login_class_changes_only_the_default_class_then_cap_mkdb(monkeypatch):
     got = commands(dom0.login_class, fresh_host(), monkeypatch)
-    uploaded = got[0].split(": ", 1)[1]
+    uploaded = got[1].split(": ", 1)[1]
     assert uploaded == STOCK_LOGIN_CONF.replace(":memorylocked=64K:", ":memorylocked=unlimited:", 1)
     assert got[-1] == "cap_mkdb /etc/login.conf"
 
@@ -140,22 +143,22 @@ def test_login_class_recompiles_a_stale_database_only(monkeypatch):
 def test_console_never_duplicates_xc0(monkeypatch):
     assert commands(dom0.console, fresh_host(), monkeypatch) == []
     old = fresh_host(files={**fresh_host().files, TTYS: STOCK_TTYS_11})
-    [upload, _] = commands(dom0.console, old, monkeypatch)
+    [_, upload, _] = commands(dom0.console, old, monkeypatch)
     added = upload.split(": ", 1)[1]
     assert added.startswith(STOCK_TTYS_11.rstrip("\n"))
     assert added.count("\nxc0") == 1
 
 
 def test_loader_conf_keeps_the_users_lines(monkeypatch):
-    [upload, install] = commands(dom0.loader_conf, fresh_host(), monkeypatch, spec=SPEC)
-    assert upload == f'upload /boot/.loader.conf.pyinfra-new: autoboot_delay="3"\nxen_kernel="/boot/xen"\nxen_cmdline="{CMDLINE}"\n'
+    [_, upload, install] = commands(dom0.loader_conf, fresh_host(), monkeypatch, spec=SPEC)
+    assert upload == f'upload {staging_path(LOADER_CONF)}: autoboot_delay="3"\nxen_kernel="/boot/xen"\nxen_cmdline="{CMDLINE}"\n'
     assert "cp -p /boot/loader.conf /boot/loader.conf.bak" in install
-    assert install.endswith("mv -f /boot/.loader.conf.pyinfra-new /boot/loader.conf ) || { rm -f /boot/.loader.conf.pyinfra-new; exit 1; }")
+    assert f"mv -f {staging_path(LOADER_CONF)} /boot/loader.conf" in install
 
 
 def test_loader_conf_for_xen_47(monkeypatch):
     spec = validate_dom0("old", {"xen_bridge_members": ["em0"], "xen_version": "4.7", "xen_dom0_mem": "2048M"})
-    [upload, _] = commands(dom0.loader_conf, fresh_host(), monkeypatch, spec=spec)
+    [_, upload, _] = commands(dom0.loader_conf, fresh_host(), monkeypatch, spec=spec)
     assert 'hw.pci.mcfg="0"' in upload
     assert "dom0pvh=1" in upload
 
@@ -168,13 +171,13 @@ def test_log_dir_fixes_the_handbooks_644(monkeypatch):
 def test_boot_menu_only_for_xen_47(monkeypatch):
     assert commands(dom0.boot_menu, fresh_host(), monkeypatch, spec=SPEC) == []
     spec47 = validate_dom0("old", {"xen_bridge_members": ["em0"], "xen_version": "4.7"})
-    [upload, _] = commands(dom0.boot_menu, fresh_host(), monkeypatch, spec=spec47)
-    assert upload == "upload /boot/.menu.rc.local.pyinfra-new: try-include /boot/xen.4th\n"
+    [_, upload, _] = commands(dom0.boot_menu, fresh_host(), monkeypatch, spec=spec47)
+    assert upload == f"upload {staging_path(MENU_RC_LOCAL)}: try-include /boot/xen.4th\n"
 
 
 def test_rc_conf_cloned_bridge_keeps_other_cloned_interfaces(monkeypatch):
     files = {**fresh_host().files, RC_CONF: 'cloned_interfaces="lagg0 tap0"\nifconfig_em0="DHCP"\n'}
-    [upload, _] = commands(dom0.rc_conf, fresh_host(files=files), monkeypatch, spec=SPEC)
+    [_, upload, _] = commands(dom0.rc_conf, fresh_host(files=files), monkeypatch, spec=SPEC)
     assert upload.split(": ", 1)[1] == (
         'cloned_interfaces="lagg0 tap0 bridge0"\nifconfig_em0="up"\nxencommons_enable="YES"\n'
         'ifconfig_bridge0="addm em0 SYNCDHCP"\n'
@@ -202,8 +205,8 @@ def test_switching_back_to_cloned_removes_autobridge_keys():
 
 
 def test_xl_conf_created_when_absent(monkeypatch):
-    [upload, install] = commands(dom0.xl_conf, fresh_host(), monkeypatch, spec=SPEC)
-    assert upload == 'upload /usr/local/etc/xen/.xl.conf.pyinfra-new: vif.default.bridge="bridge0"\nautoballoon="off"\n'
+    [_, upload, install] = commands(dom0.xl_conf, fresh_host(), monkeypatch, spec=SPEC)
+    assert upload == f'upload {staging_path(XL_CONF)}: vif.default.bridge="bridge0"\nautoballoon="off"\n'
     assert "cp -p" not in install
 
 

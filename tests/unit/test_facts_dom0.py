@@ -5,13 +5,14 @@ tools) and the parse of its sections (fixtures: see fixtures/outputs/SOURCES.md)
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from facts.dom0 import ABSENT, LOADER_CONF, TTYS, dom0_commands, parse_dom0_sections
+from facts.dom0 import LOADER_CONF, LOGIN_CONF, MENU_RC_LOCAL, RC_CONF, SYSCTL_CONF, TTYS, XL_CONF, dom0_commands, parse_dom0_sections
 from facts.sections import Section, composite_command, split_sections
 
 OUT = Path(__file__).resolve().parents[1] / "fixtures" / "outputs"
@@ -83,9 +84,11 @@ def read_output(**overrides: Section) -> dict[str, Section]:
         "log_dir": Section("Directory 755", 0),
         "xl_list": Section(fixture("xl_list.handbook_dom0.txt"), 0),
         "xl_info": Section(fixture("xl_info.manpage.txt"), 0),
-        f"file:{LOADER_CONF}": Section('xen_kernel="/boot/xen"', 0),  # as split_sections gives it
-        f"file:{TTYS}": Section("", ABSENT),
+        f"file:{LOADER_CONF}": Section("file\n" + b'xen_kernel="/boot/xen"'.hex(" "), 0),  # no final newline
+        f"file:{TTYS}": Section("absent\n", 0),
     }
+    for path in (RC_CONF, SYSCTL_CONF, LOGIN_CONF, XL_CONF, MENU_RC_LOCAL):
+        sections[f"file:{path}"] = Section("file\n", 0)  # empty files
     sections.update(overrides)
     return sections
 
@@ -102,8 +105,10 @@ def test_parse_of_a_dom0_read():
     assert {"DMAR"} <= dom0.acpi_tables
     assert dom0.cpu.hvm and dom0.cpu.slat
     assert dom0.domain("Domain-0").mem_mib == 8192
-    assert dom0.file(LOADER_CONF) == 'xen_kernel="/boot/xen"\n'
-    assert dom0.file(TTYS) is None  # absent, not empty
+    assert dom0.file(LOADER_CONF) == 'xen_kernel="/boot/xen"'  # exactly: no newline added
+    assert dom0.read(LOADER_CONF).sha256 == hashlib.sha256(b'xen_kernel="/boot/xen"').hexdigest()
+    assert dom0.file(TTYS) is None and dom0.read(TTYS).basis == "absent"  # absent, not empty
+    assert dom0.file(RC_CONF) == "" and dom0.read(RC_CONF).basis == hashlib.sha256(b"").hexdigest()
 
 
 def test_parse_when_xl_fails_keeps_its_message():

@@ -2,7 +2,9 @@
 
 from pathlib import Path
 
+from facts.dom0 import dom0_commands
 from facts.hardware import (
+    DMESG_CPU_COMMAND,
     AcpiTables,
     CpuVirtualisation,
     DmesgCpuVirtualisation,
@@ -128,7 +130,10 @@ def test_has_iommu():
 
 
 def test_fact_commands_and_process():
-    assert DmesgCpuVirtualisation().command() == "cat /var/run/dmesg.boot 2>/dev/null || true"
+    # The same command as the composite read's (one read per concern).
+    assert DmesgCpuVirtualisation().command() == f"{DMESG_CPU_COMMAND} || test $? -eq 1"
+    assert dom0_commands()["cpu"].count(DMESG_CPU_COMMAND) == 1
     assert DmesgCpuVirtualisation().process(fixture("dmesg.epyc_7502p_svm.txt").splitlines()).slat is True
     assert AcpiTables().command() == "acpidump -t"
+    assert "acpidump -t" in dom0_commands()["acpi"]
     assert "DMAR" in AcpiTables().process(fixture("acpidump_t.format_dmar.txt").splitlines())

@@ -4,7 +4,9 @@ from pathlib import Path
 
 import pytest
 
+from facts.guests import guests_commands
 from facts.xl import (
+    xl_list_long_command,
     STATE_FLAGS,
     XlDomain,
     XlDomainConfig,
@@ -190,9 +192,12 @@ def test_xl_list_long_empty_and_bad():
 def test_fact_commands():
     assert XlList().command() == "xl list"
     assert XlInfo().command() == "xl info"
-    assert XlDomainConfig().command() == "xl list -l"
-    assert XlDomainConfig().command("freebsd") == "xl list -l freebsd"
-    assert XlDomainConfig().command("it's") == "xl list -l 'it'\"'\"'s'"
+    # Every read of xl list -l redacts on the host, the standalone fact's too.
+    assert XlDomainConfig().command() == xl_list_long_command() == guests_commands((), (), ())["xl_long"]
+    assert XlDomainConfig().command().startswith("json=$(xl list -l 2>&1); ")
+    assert "sed -E" in XlDomainConfig().command()
+    assert XlDomainConfig().command("freebsd").startswith("json=$(xl list -l freebsd 2>&1); ")
+    assert XlDomainConfig().command("it's").startswith("json=$(xl list -l 'it'\"'\"'s' 2>&1); ")
 
 
 def test_fact_process():

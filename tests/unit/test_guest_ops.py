@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from facts.guests import GuestsHost, PathInfo, guests_commands, parse_guests_sections
-from facts.sections import split_sections
+from facts.sections import framed, split_sections
+from facts.xl import xl_list_long_command
+from operations.files import staging_path
 from facts.xl import XlDomain
 from facts.zfs import ZfsVolume
 from operations import guests
@@ -92,20 +94,23 @@ def test_composite_read_is_one_command_for_any_number_of_guests():
     assert commands_["cfgsum:/usr/local/etc/xen/g49.cfg"] == (
         "if [ -e /usr/local/etc/xen/g49.cfg ]; then sha256 -q /usr/local/etc/xen/g49.cfg; else (exit 44); fi"
     )
-    assert commands_["xl_long"] == "xl list -l | sed -E " + "'s/(\"[a-z_]*passw(or)?d\": *)\"[^\"]*\"/\\1\"<redacted>\"/g'"
+    assert commands_["xl_long"] == xl_list_long_command()
     assert commands_["sha256:/iso/a.iso"] == "sha256 -q /iso/a.iso"
 
 
 def test_composite_parse_reads_files_sizes_and_checksums():
     listing = (FIXTURES / "xl_list.handbook_dom0.txt").read_text().splitlines()
     listing = [line for line in listing if not line.startswith("#")]
-    lines = ["@@@ begin xl_list", *listing, "@@@ end 0",
-             "@@@ begin cfgsum:/usr/local/etc/xen/a.cfg", ISO_SHA, "@@@ end 0",
-             "@@@ begin cfgsum:/usr/local/etc/xen/b.cfg", "@@@ end 44",
-             "@@@ begin stat:/vm/a.img", "Regular File 21474836480", "@@@ end 0",
-             "@@@ begin stat:/dev/ada9", "stat: /dev/ada9: stat: No such file or directory", "@@@ end 1",
-             "@@@ begin sha256:/iso/a.iso", ISO_SHA.upper(), "@@@ end 0",
-             "@@@ begin zfs", "zroot/xen/a\t21474836480\tdev", "@@@ end 0"]
+    lines = framed({
+        "xl_list": ("\n".join(listing), 0),
+        "xl_long": ("", 0),
+        "cfgsum:/usr/local/etc/xen/a.cfg": (ISO_SHA, 0),
+        "cfgsum:/usr/local/etc/xen/b.cfg": ("", 44),
+        "stat:/vm/a.img": ("Regular File 21474836480", 0),
+        "stat:/dev/ada9": ("stat: /dev/ada9: stat: No such file or directory", 1),
+        "sha256:/iso/a.iso": (ISO_SHA.upper(), 0),
+        "zfs": ("zroot/xen/a\t21474836480\tdev", 0),
+    })
     state = parse_guests_sections(split_sections(lines))
     assert state.xl_works and state.domain("Domain-0") is not None
     assert state.config_sha256 == {"/usr/local/etc/xen/a.cfg": ISO_SHA, "/usr/local/etc/xen/b.cfg": None}
@@ -123,11 +128,12 @@ def test_new_guest_from_nothing(monkeypatch):
     assert fetch.startswith("( mkdir -p /var/lib/xen/iso && fetch -q -o /var/lib/xen/iso/freebsd.iso.part ")
     assert f'[ "$got" = {ISO_SHA} ]' in fetch
     assert fetch.endswith("|| { rm -f /var/lib/xen/iso/freebsd.iso.part; exit 1; }")
-    [upload, install] = commands(guests.config, dom0(), monkeypatch, guest=guest)
-    assert upload.startswith("upload /usr/local/etc/xen/.freebsd.cfg.pyinfra-new: ")
+    [stage, upload, install] = commands(guests.config, dom0(), monkeypatch, guest=guest)
+    assert "mkdir -m 700 " in stage
+    assert upload.startswith(f"upload {staging_path('/usr/local/etc/xen/freebsd.cfg')}: ")
     assert 'vncpasswd = "s3cret"' in upload
-    assert install.startswith("( chmod 600 ")
-    assert "s3cret" not in install and ".bak" not in install
+    assert "chmod 600 " in install
+    assert "s3cret" not in install and ".bak" not in install and ".orig" not in install
     assert commands(guests.power, dom0(), monkeypatch, guest=guest) == ["xl create /usr/local/etc/xen/freebsd.cfg"]
 
 
