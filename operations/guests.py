@@ -553,7 +553,7 @@ def autostart(
         values["rcshutdown_timeout"] = str(budget.rcshutdown_timeout)
     wrote = yield from write_if_changed(current, RC_CONF, set_rc_values(old, values), "lists the autostart guests")
     raised = False
-    if budget and budget.init_shutdown_timeout > DEFAULT_INIT_SHUTDOWN_TIMEOUT:
+    if budget:
         raised = yield from init_shutdown_timeout(current, budget.init_shutdown_timeout)
     if not (acted or wrote or raised):
         noop(f"autostart: {' '.join(names) or 'no guests'}")
@@ -561,9 +561,8 @@ def autostart(
 
 def init_shutdown_timeout(current: GuestsHost, seconds: int):
     """
-    kern.init_shutdown_timeout at least ``seconds``, in /etc/sysctl.conf and
-    live (only when the file is written: the file is what the next boot
-    applies, and the live value is set with it). Returns whether it acted.
+    kern.init_shutdown_timeout at least ``seconds``, live and in
+    /etc/sysctl.conf (what the next boot applies). Returns whether it acted.
     """
 
     if SYSCTL_CONF not in current.files:
@@ -573,9 +572,15 @@ def init_shutdown_timeout(current: GuestsHost, seconds: int):
         )
         return False
     old = current.file(SYSCTL_CONF) or ""
-    if _at_least(parse_rc_text(old), INIT_SHUTDOWN_SYSCTL, DEFAULT_INIT_SHUTDOWN_TIMEOUT) >= seconds:
-        return False
-    new = set_rc_values(old, {INIT_SHUTDOWN_SYSCTL: str(seconds)}, quote=False)
-    yield StringCommand(raised_init_shutdown_command(seconds))
-    yield from write_if_changed(current, SYSCTL_CONF, new, f"sets {INIT_SHUTDOWN_SYSCTL}={seconds}")
-    return True
+    persisted = _at_least(parse_rc_text(old), INIT_SHUTDOWN_SYSCTL, DEFAULT_INIT_SHUTDOWN_TIMEOUT)
+    live = getattr(current, "init_shutdown_timeout", None)
+    acted = False
+    if live is None or live < seconds:
+        # Unknown live value: the command itself never lowers a larger one.
+        acted = True
+        yield StringCommand(raised_init_shutdown_command(seconds))
+        yield record(lambda: setattr(current, "init_shutdown_timeout", seconds))
+    if persisted < seconds:
+        new = set_rc_values(old, {INIT_SHUTDOWN_SYSCTL: str(seconds)}, quote=False)
+        acted = yield from write_if_changed(current, SYSCTL_CONF, new, f"sets {INIT_SHUTDOWN_SYSCTL}={seconds}") or acted
+    return acted

@@ -286,16 +286,37 @@ def test_larger_values_the_admin_set_are_kept(monkeypatch):
         dataclasses.replace(dom0(), files={**dom0().files, "/etc/rc.conf": 'rcshutdown_timeout="900"\n'}),
         "kern.init_shutdown_timeout=1000\n",
     )
+    current = dataclasses.replace(current, init_shutdown_timeout=1000)
     got = commands(guests.autostart, current, monkeypatch, guests=[handbook_guest()])
     assert not any("sysctl" in c for c in got)
     rc = uploaded(got, "rc.conf")
     assert 'rcshutdown_timeout="900"' in rc and rc.count("rcshutdown_timeout") == 1
 
 
+def test_a_live_value_lowered_by_hand_is_raised_again(monkeypatch):
+    current = dataclasses.replace(with_sysctl_conf(dom0(), "kern.init_shutdown_timeout=190\n"), init_shutdown_timeout=120)
+    got = commands(guests.autostart, current, monkeypatch, guests=[handbook_guest()])
+    assert guests.raised_init_shutdown_command(190) in got
+    assert not any("sysctl.conf" in c.split(": ", 1)[0] for c in got if c.startswith("upload "))
+    converged = dataclasses.replace(current, init_shutdown_timeout=190)
+    assert not any("sysctl" in c for c in commands(guests.autostart, converged, monkeypatch, guests=[handbook_guest()]))
+
+
 def test_a_short_timeout_fits_freebsds_defaults(monkeypatch):
-    current = with_sysctl_conf(dom0(), None)
+    current = dataclasses.replace(with_sysctl_conf(dom0(), None), init_shutdown_timeout=120)
     got = commands(guests.autostart, current, monkeypatch, guests=[handbook_guest()], shutdown_timeout=30)
     assert not any("sysctl" in c or "rcshutdown_timeout" in c for c in got)
+
+
+def test_an_admins_shorter_limits_are_raised_even_below_freebsds_defaults(monkeypatch):
+    current = with_sysctl_conf(dom0(), "kern.init_shutdown_timeout=15\n")
+    current = dataclasses.replace(current, init_shutdown_timeout=15, files={
+        **current.files, "/etc/rc.conf": 'rcshutdown_timeout="30"\n',
+    })
+    got = commands(guests.autostart, current, monkeypatch, guests=[handbook_guest()], shutdown_timeout=20)
+    assert 'rcshutdown_timeout="60"' in uploaded(got, "rc.conf")
+    assert uploaded(got, "sysctl.conf") == "kern.init_shutdown_timeout=90\n"
+    assert guests.raised_init_shutdown_command(90) in got
 
 
 def test_xendomains_is_enabled_to_stop_guests_that_do_not_autostart(monkeypatch):
