@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 import uuid
 
 import pytest
 
-from tests.e2e.deploy import ROOT, pyinfra
+from tests.e2e.deploy import PYINFRA, ROOT, Run, pyinfra
 
 pytestmark = [
     pytest.mark.e2e,
@@ -94,3 +95,95 @@ def test_files_without_a_final_newline_keep_every_admin_line(fleet, tmp_path, pa
     for path, original in originals.items():
         if xen1.exists(f"{path}.orig"):
             assert read_bytes(xen1, f"{path}.orig") == original, f"{path}.orig was overwritten"
+
+
+def pyinfra_deploys(inventory, *deploys: str) -> Run:
+    """The CLI with several deploy files in one run, as ``pyinfra INV a.py b.py``."""
+
+    env = dict(os.environ, PYTHONUNBUFFERED="1", COLUMNS="200")
+    done = subprocess.run([PYINFRA, "-y", str(inventory), *deploys], cwd=ROOT, capture_output=True, text=True,
+                          timeout=900, env=env)
+    return Run(done.returncode, done.stdout + done.stderr)
+
+
+def converged(fleet, tmp_path, *names: str, **data):
+    """Hosts that ran deploys/dom0.py once (rebooted into Xen), and their inventory."""
+
+    hosts = start(fleet, *names)
+    inventory = tmp_path / "inventory.py"
+    fleet.write_inventory(inventory, {name: {**DOM0, **data} for name in names})
+    run = pyinfra(inventory, "deploys/dom0.py")
+    assert run.returncode == 0, run.output[-4000:]
+    return hosts, inventory
+
+
+def test_a_read_that_cannot_be_parsed_stops_that_host_alone(fleet, tmp_path):
+    xen1, xen2 = start(fleet, "xen1", "xen2")
+    # A broken od(1) on xen1: its file reads come back as something else than a dump.
+    for od in ("/bin/od", "/usr/bin/od"):
+        if xen1.exists(od):
+            xen1.path(od).unlink()
+        xen1.write(od, "#!/bin/sh\necho 'zz not a dump'\n", 0o755)
+    before = {path: read_bytes(xen1, path) for path in ADMIN_FILES}
+    inventory = tmp_path / "inventory.py"
+    fleet.write_inventory(inventory, {"xen1": DOM0, "xen2": DOM0})
+
+    run = pyinfra(inventory, "deploys/dom0.py")
+    assert "[xen1] ReadError: cannot read /boot/loader.conf: its dump is not od(1) hex output" in run.output
+    assert "Traceback" not in run.output
+    assert {path: read_bytes(xen1, path) for path in ADMIN_FILES} == before
+    assert xen1.sim_state()["boot_count"] == 0 or xen1.sim_state()["kernel"] == "freebsd"
+    assert xen2.sim_state()["kernel"] == "xen"  # the other host went on
+
+
+def test_a_directory_where_a_file_is_expected_is_refused(fleet, tmp_path):
+    (xen1,) = start(fleet, "xen1")
+    xen1.path("/usr/local/etc/xen/xl.conf").mkdir(parents=True)
+    inventory = tmp_path / "inventory.py"
+    fleet.write_inventory(inventory, {"xen1": DOM0})
+    run = pyinfra(inventory, "deploys/dom0.py")
+    assert run.returncode != 0
+    assert "/usr/local/etc/xen/xl.conf is a directory, not a regular file: refusing to replace it" in run.output
+    assert "Traceback" not in run.output
+    assert xen1.path("/usr/local/etc/xen/xl.conf").is_dir()
+    assert xen1.sim_state()["kernel"] == "freebsd"  # no reboot after a refused write
+
+
+def test_a_file_changed_between_read_and_write_is_refused(fleet, tmp_path):
+    (xen1,), inventory = converged(fleet, tmp_path, "xen1")
+    # In one run: an admin's edit of rc.conf (through pyinfra's own operation,
+    # which our cache cannot know of) lands after our read and before our write.
+    fleet.write_inventory(inventory, {"xen1": {**DOM0, "xen_bridge_ip": "inet 192.0.2.10/24"}})
+    run = pyinfra_deploys(inventory, "tests/e2e/deploys/admin_edits_rc_conf.py", "deploys/dom0.py")
+    assert run.returncode != 0
+    assert "refusing to write /etc/rc.conf: it changed since it was read" in run.output
+    rc_conf = xen1.read("/etc/rc.conf")
+    assert 'keymap="fr.acc"' in rc_conf  # the admin's edit survives
+    assert 'ifconfig_bridge0="addm em0 SYNCDHCP"' in rc_conf  # and ours was not made from a stale read
+    # The rerun reads afresh and converges, keeping both.
+    again = pyinfra(inventory, "deploys/dom0.py")
+    assert again.returncode == 0, again.output[-4000:]
+    rc_conf = xen1.read("/etc/rc.conf")
+    assert 'keymap="fr.acc"' in rc_conf and 'ifconfig_bridge0="addm em0 inet 192.0.2.10/24"' in rc_conf
+
+
+def test_two_deploys_in_one_run_lose_no_update(fleet, tmp_path):
+    """
+    Was: the guests deploy wrote rc.conf from its read taken before the Dom0
+    deploy's rc.conf change, and the new xen_bridge_ip was lost.
+    """
+
+    (xen1,), inventory = converged(fleet, tmp_path, "xen1")
+    stock_rc_conf = read_bytes(xen1, "/etc/rc.conf.orig")
+    guest = {"name": "web", "memory": 256, "vcpus": 1, "type": "hvm", "vifs": [{"bridge": "bridge0"}]}
+    fleet.write_inventory(
+        inventory, {"xen1": {**DOM0, "xen_bridge_ip": "inet 192.0.2.10/24", "xen_guests": [guest]}},
+    )
+    run = pyinfra_deploys(inventory, "deploys/dom0.py", "deploys/guests.py")
+    assert run.returncode == 0, run.output[-4000:]
+    rc_conf = xen1.read("/etc/rc.conf")
+    assert 'ifconfig_bridge0="addm em0 inet 192.0.2.10/24"' in rc_conf
+    assert 'xendomains_list="web"' in rc_conf
+    # Three writes of rc.conf so far: the admin's original is still the one kept.
+    assert read_bytes(xen1, "/etc/rc.conf.orig") == stock_rc_conf
+    assert 'hostname="xen1"' in stock_rc_conf.decode() and b"xencommons" not in stock_rc_conf
