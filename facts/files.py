@@ -114,6 +114,16 @@ def file_section(path: str) -> str:
     return f"{FILE_SECTION}{path}"
 
 
+def regular_file_text(read: FileRead) -> str:
+    """The text of a file that must exist as a regular file (or a link to one); ``ReadError`` otherwise."""
+
+    if read.kind == ABSENT:
+        raise ReadError(f"{read.path} does not exist")
+    if read.text is None:
+        raise ReadError(f"{read.path} is {KIND_NAMES.get(read.kind, read.kind)}, not a regular file")
+    return read.text
+
+
 def encode_text(text: str) -> bytes:
     return text.encode("utf-8", "surrogateescape")
 

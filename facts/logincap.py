@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 from pyinfra.api import FactBase
 
+from .files import FileContent, regular_file_text
+
 LOGIN_CONF = "/etc/login.conf"
 
 _CAP_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -169,7 +171,7 @@ class LoginConf(FactBase):
     default = list
 
     def command(self) -> str:
-        return f"cat {LOGIN_CONF}"
+        return FileContent().command(LOGIN_CONF)
 
     def process(self, output: list[str]) -> list[LoginClass]:
-        return parse_login_conf("\n".join(output) + "\n")
+        return parse_login_conf(regular_file_text(FileContent().process(output)))

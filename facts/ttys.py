@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 from pyinfra.api import FactBase
 
+from .files import FileContent, regular_file_text
+
 TTYS = "/etc/ttys"
 
 # The first status word turns the getty on or off (ttys(5)).
@@ -161,7 +163,7 @@ class Ttys(FactBase):
     default = list
 
     def command(self) -> str:
-        return f"cat {TTYS}"
+        return FileContent().command(TTYS)
 
     def process(self, output: list[str]) -> list[TtyEntry]:
-        return parse_ttys("\n".join(output))
+        return parse_ttys(regular_file_text(FileContent().process(output)))

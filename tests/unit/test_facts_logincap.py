@@ -4,6 +4,9 @@ from pathlib import Path
 
 import pytest
 
+from facts.dom0 import dom0_commands
+from facts.files import FileContent, read_file_command
+from facts.sections import ReadError, framed
 from facts.logincap import LoginConf, login_class, parse_login_conf, set_login_capability
 
 OUT = Path(__file__).resolve().parents[1] / "fixtures" / "outputs"
@@ -157,7 +160,11 @@ def test_errors():
         set_login_capability(STOCK, "default", "bad name", "1")
 
 
-def test_fact():
-    assert LoginConf().command() == "cat /etc/login.conf"
-    classes = LoginConf().process(STOCK.splitlines())
+def test_fact_reads_the_file_as_the_dom0_read_does():
+    assert LoginConf().command() == FileContent().command("/etc/login.conf")
+    assert read_file_command("/etc/login.conf") in dom0_commands().values()
+    dump = "file\n" + STOCK.rstrip("\n").encode().hex(" ")  # the stock file, its final newline lost
+    classes = LoginConf().process(framed({"file:/etc/login.conf": (dump, 0)}))
     assert classes[0].name == "default" and classes[0].capabilities["memorylocked"] == "64K"
+    with pytest.raises(ReadError, match="/etc/login.conf does not exist"):
+        LoginConf().process(framed({"file:/etc/login.conf": ("absent\n", 0)}))

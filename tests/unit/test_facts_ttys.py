@@ -2,6 +2,11 @@
 
 from pathlib import Path
 
+import pytest
+
+from facts.dom0 import dom0_commands
+from facts.files import FileContent, read_file_command
+from facts.sections import ReadError, framed
 from facts.ttys import TtyEntry, Ttys, ensure_tty, parse_ttys
 
 OUT = Path(__file__).resolve().parents[1] / "fixtures" / "outputs"
@@ -87,6 +92,10 @@ def test_ensure_entry_without_switch_is_replaced():
     assert ensure_tty(text, "xc0", XC0) == XC0 + "\n"
 
 
-def test_fact():
-    assert Ttys().command() == "cat /etc/ttys"
-    assert [e.name for e in Ttys().process(TTYS11.splitlines())][-1] == "dcons"
+def test_fact_reads_the_file_as_the_dom0_read_does():
+    assert Ttys().command() == FileContent().command("/etc/ttys")
+    assert read_file_command("/etc/ttys") in dom0_commands().values()
+    dump = "file\n" + TTYS11.encode().hex(" ")
+    assert [e.name for e in Ttys().process(framed({"file:/etc/ttys": (dump, 0)}))][-1] == "dcons"
+    with pytest.raises(ReadError, match="/etc/ttys is a directory"):
+        Ttys().process(framed({"file:/etc/ttys": ("directory\n", 0)}))

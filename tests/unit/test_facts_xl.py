@@ -206,3 +206,51 @@ def test_fact_process():
     assert XlInfo().process(fixture("xl_info.manpage.txt").splitlines())["free_memory"] == 4274
     long_lines = fixture("xl_list_long.libvirt_configs.json").splitlines()
     assert set(XlDomainConfig().process(long_lines)) == {"test-hvm", "test-pv"}
+
+
+# libxl's JSON of a domain with VNC and SPICE passwords (yajl layout as xl
+# list -l prints it: tools/xl/xl_info.c printf_info); the second password holds
+# an escaped quote, which libxlutil accepts as \" in a config file.
+LONG_WITH_SECRETS = """[
+    {
+        "domid": 3,
+        "config": {
+            "c_info": {"type": "hvm", "name": "web"},
+            "b_info": {"type.hvm": {
+                "vnc": {"enable": "True", "listen": "127.0.0.1", "passwd": "s3cret"},
+                "spice": {"passwd" : "ab\\\\\\"cd\\\\\\\\", "host": "h"}
+            }}
+        }
+    }
+]"""
+
+
+@pytest.mark.parametrize("sed", ["sed", "busybox sed"])
+def test_every_read_of_xl_list_long_redacts_on_the_host(tmp_path, sed):
+    import shutil
+    import subprocess
+
+    if sed == "busybox sed" and not shutil.which("busybox"):
+        pytest.skip("no busybox")
+    (tmp_path / "xl").write_text(f"#!/bin/sh\ncat <<'EOF'\n{LONG_WITH_SECRETS}\nEOF\nexit 0\n")
+    (tmp_path / "xl").chmod(0o755)
+    (tmp_path / "sed").write_text(f'#!/bin/sh\nexec {shutil.which(sed.split()[0])} {" ".join(sed.split()[1:])} "$@"\n')
+    (tmp_path / "sed").chmod(0o755)
+    env = {"PATH": f"{tmp_path}:/usr/bin:/bin"}
+    for command in (XlDomainConfig().command(), XlDomainConfig().command("web"), guests_commands((), (), ())["xl_long"]):
+        done = subprocess.run([shutil.which("dash") or "/bin/sh", "-c", command], capture_output=True, text=True, env=env)
+        assert done.returncode == 0, done.stderr
+        assert "s3cret" not in done.stdout and "cd" not in done.stdout
+        parsed = XlDomainConfig().process(done.stdout.splitlines())
+        hvm = parsed["web"]["config"]["b_info"]["type.hvm"]
+        assert hvm["vnc"]["passwd"] == hvm["spice"]["passwd"] == "<redacted>"
+        assert hvm["spice"]["host"] == "h" and hvm["vnc"]["listen"] == "127.0.0.1"
+
+
+def test_xl_list_long_keeps_xls_exit_status_and_never_shows_the_text_it_cannot_parse():
+    from facts.sections import ReadError
+
+    with pytest.raises(ReadError) as refused:
+        XlDomainConfig().process(['[{"config": {"b_info": {"passwd": "s3cret"'])
+    assert "s3cret" not in str(refused.value)
+    assert xl_list_long_command().endswith("(exit $rc)")
