@@ -361,8 +361,9 @@ class SimHost:
         return out
 
     def domains(self) -> dict[str, dict[str, str]]:
-        """The running domains, one dict of state files each (see the header of tools/xl).
-        A guest whose shutdown has completed (shutdown_at_ms passed) is gone, as xl sees it."""
+        """The existing domains, one dict of state files each (see the header of tools/xl).
+        A guest whose OS has shut down but whose xl daemon has not destroyed it yet
+        lingers, with state "---s--"; past its gone_at_ms it is gone, as xl sees it."""
         base = self.path("/.sim/xen/domains")
         doms = {}
         now_ms = time.time() * 1000
@@ -374,10 +375,45 @@ class SimHost:
                     continue
                 if "domid" not in files:
                     continue
-                if files.get("shutdown_at_ms") and int(files["shutdown_at_ms"]) <= now_ms:
+                if files.get("gone_at_ms") and int(files["gone_at_ms"]) <= now_ms:
                     continue
+                if files.get("shutdown_at_ms") and int(files["shutdown_at_ms"]) <= now_ms:
+                    files["state"] = "---s--"
                 doms[d.name] = files
         return doms
+
+    GUEST_BEHAVIOURS = ("auto", "pv", "acpi", "unresponsive")
+
+    def guest_behaviour(self, guest: str, behaviour: str | None = None, *,
+                        shutdown_seconds: float | None = None, linger_seconds: float | None = None) -> None:
+        """How guest `guest` (by name; kept across its re-creations and the Dom0's reboots)
+        answers `xl shutdown`:
+
+        - "pv": PV drivers, obeys `xl shutdown` (and `-F`);
+        - "acpi": no PV drivers (an HVM guest without them): only `xl shutdown -F`, the ACPI
+          power button, works; without -F xl fails ("PV control interface not available");
+        - "unresponsive": accepts the request and never shuts down: only `xl destroy` ends it;
+        - "auto" (the default): PV drivers unless it is an HVM guest booted from its cdrom.
+
+        shutdown_seconds: how long its OS takes to shut down (host default 1 s);
+        linger_seconds: how long it lingers shut down ("---s--", name and disks still
+        taken) before the xl daemon destroys it (host default 0.3 s)."""
+        if behaviour is not None and behaviour not in self.GUEST_BEHAVIOURS:
+            raise ValueError(f"behaviour must be one of {self.GUEST_BEHAVIOURS}, not {behaviour!r}")
+        if not guest or "/" in guest or guest in (".", ".."):
+            raise ValueError(f"bad guest name {guest!r}")
+        base = f"/.sim/xen/guests/{guest}"
+        if behaviour is not None:
+            self.write(f"{base}/behaviour", f"{behaviour}\n")
+        for key, seconds in (("shutdown_ms", shutdown_seconds), ("linger_ms", linger_seconds)):
+            if seconds is not None:
+                self.write(f"{base}/{key}", f"{int(seconds * 1000)}\n")
+
+    def set_xen_timing(self, shutdown_seconds: float | None = None, linger_seconds: float | None = None) -> None:
+        """Host defaults: how long a guest takes to shut down, and to be destroyed after."""
+        for key, seconds in (("shutdown_ms", shutdown_seconds), ("linger_ms", linger_seconds)):
+            if seconds is not None:
+                self.write(f"/.sim/xen/{key}", f"{int(seconds * 1000)}\n")
 
     def volumes(self) -> dict[str, dict[str, object]]:
         """ZFS datasets: {name: {"type", "volsize" (bytes or None), "volmode", "refreservation"}}."""

@@ -34,6 +34,12 @@ sim_sysctl_force() {
 		'$1 == n { $4 = v } { print }' "$SIM_LIVE" > "$_t" && /bin/busybox mv -f "$_t" "$SIM_LIVE"
 }
 
+# sim_now_ms -> epoch milliseconds (busybox date has no %N; a file's mtime has them)
+sim_now_ms() {
+	/bin/busybox touch /.sim/run/.clock
+	/bin/busybox stat -c '%Y %y' /.sim/run/.clock | /bin/busybox awk '{ split($3, a, "."); printf "%.0f\n", $1 * 1000 + substr(a[2] "000", 1, 3) }'
+}
+
 # sim_log TAG MESSAGE... -> append a syslog-style line to /var/log/messages.
 sim_log() {
 	_tag=$1; shift

@@ -304,6 +304,9 @@ def test_shutdown_needs_pv_drivers_or_an_acpi_button(dom0):
             "Waiting for 1 domains\n"
             f"Domain {domid} has been shut down, reason code 0\n"
         )
+        # shut down is not gone: it lingers ("s") until its xl daemon destroys it
+        assert xl_list(host)["inst"].state_flags == "---s--"
+        time.sleep(0.5)  # the default linger, 0.3 s
         assert "inst" not in host.domains() and "inst" not in xl_list(host)
 
         # booted from its disk: PV drivers; without -w xl returns while the guest shuts down
@@ -312,7 +315,7 @@ def test_shutdown_needs_pv_drivers_or_an_acpi_button(dom0):
         sh(host, "xl shutdown disk")
         assert time.monotonic() - t < 1.0 and "disk" in xl_list(host)
         assert 'already exists' in sh(host, f"xl create {disk}", rc=1).stderr  # still there
-        sh(host, "xl shutdown -w disk")  # waits for the same shutdown
+        sh(host, "xl shutdown -w -w disk")  # waits for the same shutdown, and the destruction
         assert "disk" not in xl_list(host)
         host.write("/.sim/xen/shutdown_ms", "200\n")
 
