@@ -62,8 +62,8 @@ __all__ = [
 SHA256 = re.compile(r"\A[0-9a-f]{64}\Z")
 # What fetch(1) gets; the operations still shell-quote it.
 URL = re.compile(r"\A(https?|ftp)://[A-Za-z0-9._~:/?=&%+@,-]+\Z")
-SERIAL_VALUE = re.compile(r"\A[A-Za-z0-9_.,:/=@+-]+\Z")
-USB_DEVICE = re.compile(r"\A[A-Za-z0-9_.:-]+\Z")
+SERIAL_VALUE = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9_.,:/=@+-]*\Z")
+USB_DEVICE = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9_.:-]*\Z")
 VNC_PASSWORD_MAX = 8
 MAX_VCPUS = 512
 

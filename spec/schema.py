@@ -29,7 +29,7 @@ CONSOLE_VALUE = re.compile(r"\A(com1|com2|vga|dbgp|ehci|xhci|none)(,(com1|com2|v
 SERIAL_VALUE = re.compile(r"\Acom[12]=[0-9a-z,/]+\Z")
 LOGLVL_WORDS = "none|error|warning|info|debug|all"
 LOGLVL_VALUE = re.compile(rf"\A({LOGLVL_WORDS})(/({LOGLVL_WORDS}))?\Z")
-CMDLINE_WORD = re.compile(r"\A[A-Za-z0-9_.,:=/+-]+\Z")
+CMDLINE_WORD = re.compile(r"\A[A-Za-z0-9_][A-Za-z0-9_.,:=/+-]*\Z")
 # Words ifconfig(8) takes after an address in ifconfig_<bridge>: keywords and
 # their values (mtu 9000, vhid 1, -ifdisabled, description dom0-bridge).
 IFCONFIG_WORD = re.compile(r"\A-?[A-Za-z0-9][A-Za-z0-9_.:/]*\Z")
@@ -106,6 +106,9 @@ class Dom0Spec(BaseModel):
     xen_bridge_style: Literal["cloned", "autobridge"] = "cloned"
     xen_bridge_ip: str = "SYNCDHCP"
     xen_reboot: bool = True
+    # Whether a reboot may stop running guests that autostart will not bring back
+    # (they stay stopped); False: the Dom0 deploy refuses and names them.
+    xen_reboot_stops_guests: bool = False
 
     @field_validator("xen_version")
     @classmethod
@@ -152,7 +155,7 @@ class Dom0Spec(BaseModel):
         for word in value.split():
             if not CMDLINE_WORD.fullmatch(word):
                 raise ValueError(
-                    f"{word!r} cannot go on the Xen command line: only letters, digits and _.,:=/+- are allowed",
+                    f"{word!r} cannot go on the Xen command line: only letters, digits and _.,:=/+- are allowed, starting with a letter, digit or _",
                 )
             managed_by = MANAGED_OPTIONS.get(option_name(word))
             if managed_by:

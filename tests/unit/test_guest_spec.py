@@ -662,3 +662,123 @@ def test_component_models_usable_alone():
     assert DiskSpec(zvol="zroot/a/b", size="1G").kind == "zvol"
     assert CdromSpec(path="/i.iso").vdev is None
     assert VifSpec(bridge="bridge0").mac is None
+
+
+# Ownership of paths: the system's trees, devices, and one path per guest in the whole fleet
+
+from spec.fleet import validate_guests  # noqa: E402
+from spec.inventory import check_fleet  # noqa: E402
+from spec.schema import InventoryError  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/etc/rc.conf", "/boot/loader.conf", "/bin/sh", "/sbin/init", "/lib/libc.so.7", "/libexec/ld-elf.so.1",
+     "/usr/bin/su", "/usr/sbin/sshd", "/usr/lib/libz.so", "/usr/libexec/getty", "/usr/local/etc/xen/web.cfg",
+     "/usr/local/sbin/xl", "/usr/local/bin/bash", "/var/db/pkg/local.sqlite", "/root/.ssh/authorized_keys",
+     "/var/log/messages", "/usr/disk.img", "/var/disk.img", "/etc"],
+)
+def test_disk_files_and_media_are_refused_in_the_systems_trees(path):
+    assert "which belongs to the system" in message(disks=[{"file": path, "size": "1G"}])
+    assert "which belongs to the system" in message(cdrom={"path": path})
+
+
+@pytest.mark.parametrize("path", ["/vm/../etc/rc.conf", "/vm/./a.img", "//etc/rc.conf", "/vm//a.img", "/vm/a.img/"])
+def test_paths_are_refused_before_dot_dot_and_slashes_are_resolved(path):
+    text = message(disks=[{"file": path, "size": "1G"}])
+    assert "contains '..'" in text or "is not in normal form" in text
+
+
+@pytest.mark.parametrize("path", ["/vm/web.img", "/var/lib/xen/iso/x.iso", "/usr/home/vm/a.img", "/i.iso",
+                                  "/var/tmp/a.img", "/usr/local/vm/a.img"])
+def test_guest_files_elsewhere_are_fine(path):
+    assert guest(cdrom={"path": path}).cdrom.path == path
+
+
+@pytest.mark.parametrize("device", ["/dev/mem", "/dev/kmem", "/dev/null", "/dev/zero", "/dev/console", "/dev/ttyu0",
+                                    "/dev/pts/0", "/dev/fd/0", "/dev/bpf0", "/dev/xen/privcmd"])
+def test_devices_must_be_disks(device):
+    assert "is not a disk" in message(disks=[{"device": device}])
+
+
+@pytest.mark.parametrize("device", ["/dev/ada1", "/dev/ada1p2", "/dev/da0s1a", "/dev/nvd0", "/dev/nda1p3",
+                                    "/dev/vtbd1", "/dev/gpt/vm-web", "/dev/zvol/zroot/xen/web", "/dev/mirror/gm0"])
+def test_disk_devices(device):
+    assert guest(disks=[{"device": device}]).disks[0].device == device
+
+
+@pytest.mark.parametrize(("key", "value"), [("serial", "-monitor"), ("usbdevice", "-tablet")])
+def test_no_qemu_word_starts_with_a_dash(key, value):
+    assert "is not a qemu" in message(**{key: value})
+
+
+def test_unknown_guest_keys_get_did_you_mean():
+    with pytest.raises(InventoryError) as caught:
+        validate_guests("xen1", {"xen_guests": [{"name": "web", "memroy": 512, "disks": [{"zvl": "a/b"}]}]})
+    assert "xen1: xen_guests[0].memroy is not a known key: did you mean memory?" in caught.value.problems
+    assert "xen1: xen_guests[0].disks[0].zvl is not a known key: did you mean zvol?" in caught.value.problems
+
+
+def fleet_of(**guests_by_host):
+    return check_fleet(
+        (name, {"xen_bridge_members": ["em0"], "xen_guests": guests}) for name, guests in guests_by_host.items()
+    )
+
+
+def vm(name, **changes):
+    data = {"name": name, "memory": 512, "disks": [{"file": f"/vm/{name}.img", "size": "1G"}]}
+    data.update(changes)
+    return data
+
+
+def test_a_path_belongs_to_one_guest_on_one_dom0():
+    check = fleet_of(xen1=[vm("a"), vm("b", disks=[{"file": "/vm/a.img", "size": "1G"}])])
+    [problem] = check.problems["xen1"]
+    assert problem.startswith("xen1: guests a on xen1 (xen_guests[0].disks[0].file) and b on xen1 "
+                              "(xen_guests[1].disks[0].file) both use /vm/a.img: a path belongs to one guest")
+
+
+def test_a_path_belongs_to_one_guest_across_dom0s_and_both_hosts_are_told():
+    check = fleet_of(xen1=[vm("a")], xen2=[vm("b", disks=[{"file": "/vm/a.img", "size": "1G"}])], xen3=[vm("c")])
+    assert set(check.problems) == {"xen1", "xen2"} and set(check.specs) == {"xen3"}
+    assert all("both use /vm/a.img" in p for p in check.problems["xen1"] + check.problems["xen2"])
+
+
+def test_a_cdrom_cannot_be_another_guests_disk_or_its_own():
+    check = fleet_of(xen1=[vm("a", cdrom={"path": "/vm/b.img"}), vm("b")])
+    assert "both use /vm/b.img" in check.problems["xen1"][0]
+    assert "cdrom path /vm/a.img is also a disk" in message(
+        disks=[{"file": "/vm/a.img", "size": "1G"}], cdrom={"path": "/vm/a.img"},
+    )
+
+
+def test_a_zvol_and_a_device_naming_it_and_a_disk_and_its_partition_overlap():
+    check = fleet_of(xen1=[vm("a", disks=[{"zvol": "zroot/xen/a", "size": "1G"}])],
+                     xen2=[vm("b", disks=[{"device": "/dev/zvol/zroot/xen/a"}])],
+                     xen3=[vm("c", disks=[{"device": "/dev/ada1"}]), vm("d", disks=[{"device": "/dev/ada1p2"}])])
+    assert "both use /dev/zvol/zroot/xen/a" in check.problems["xen1"][0]
+    assert "/dev/ada1 and /dev/ada1p2 (a disk and its partition)" in check.problems["xen3"][0]
+    assert "xen3" not in fleet_of(xen3=[vm("c", disks=[{"device": "/dev/ada1"}]),
+                                        vm("d", disks=[{"device": "/dev/ada10"}])]).problems
+
+
+def test_one_iso_may_be_shared_read_only_by_guests_that_declare_it_alike():
+    iso = {"path": "/iso/freebsd.iso", "url": "https://download.freebsd.org/x.iso", "sha256": "a" * 64}
+    assert fleet_of(xen1=[vm("a", cdrom=iso), vm("b", cdrom=iso)]).problems == {}
+    other = {**iso, "sha256": "b" * 64}
+    check = fleet_of(xen1=[vm("a", cdrom=iso), vm("b", cdrom=other)])
+    assert "give both the same url and sha256" in check.problems["xen1"][0]
+
+
+def test_destroy_disks_may_not_destroy_a_disk_another_guest_uses():
+    check = fleet_of(xen1=[vm("web", state="absent", destroy_disks=True)], xen2=[vm("web")])
+    assert "is absent with destroy_disks, and its disk /vm/web.img is also used by web on xen2" in (
+        check.problems["xen1"][0]
+    )
+    # Without destroy_disks the absent guest's disk is kept: moving a guest between Dom0s stays possible.
+    assert fleet_of(xen1=[vm("web", state="absent")], xen2=[vm("web")]).problems == {}
+
+
+def test_the_valid_guests_of_a_host_with_bad_data_still_count():
+    check = fleet_of(xen1=[vm("web"), {"name": "broken"}], xen2=[vm("web")])
+    assert "xen2" in check.problems and "declared on both xen1 and xen2" in check.problems["xen2"][0]

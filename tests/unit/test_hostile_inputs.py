@@ -87,6 +87,7 @@ VALID: dict[tuple, Any] = {
     ("xen_bridge_style",): "cloned",
     ("xen_bridge_ip",): "inet 192.0.2.10/24",
     ("xen_reboot",): True,
+    ("xen_reboot_stops_guests",): False,
     ("xen_restart_on_change",): False,
     ("xen_autostart_delay",): 5,
     ("xen_shutdown_timeout",): 120,
@@ -165,7 +166,8 @@ def test_every_key_has_a_valid_example():
 
 def test_every_valid_example_is_accepted_and_rendered():
     for key in model_keys():
-        outcome(key, VALID[key]).assert_intact()
+        if key in VALID:
+            outcome(key, VALID[key]).assert_intact()
 
 
 # Hostile variants of a valid example.
@@ -230,6 +232,8 @@ def hostile_values(valid: Any) -> dict[str, Any]:
 
 def cases():
     for key in model_keys():
+        if key not in VALID:
+            continue  # test_every_key_has_a_valid_example names it
         for name, value in hostile_values(VALID[key]).items():
             yield pytest.param(key, value, id=f"{'.'.join(map(str, key))}-{name}")
 
