@@ -116,3 +116,53 @@ def test_a_secret_of_the_wrong_type_is_never_shown(fleet, with_config):
     assert_failed_alone(run, {"xen1": ["xen1: xen_guests[0].vnc.password Input should be a valid string"]},
                         goes_on=("xen2", "xen3"))
     assert str(secret) not in run.output
+
+
+# Carried intact: values with characters that need escaping reach the Dom0's files as declared.
+
+PASSWORD = 'a"b\\c$`'  # a quote, a backslash and shell syntax: escaped for libxlutil, 7 characters
+
+
+@pytest.fixture(scope="module")
+def dom0(tmp_path_factory):
+    from simhost.fleet import Fleet
+
+    from tests import xlparse
+
+    xlparse.require_libxlutil()
+    fleet = Fleet(f"/var/lib/freebsd-xen-sim/intact-{uuid.uuid4().hex[:8]}")
+    fleet.add("xen1", "freebsd14")
+    fleet.start()
+    inventory = tmp_path_factory.mktemp("intact") / "inventory.py"
+    data = {**DOM0, "xen_dom0_mem": "4096M", "xen_bridge_ip": "inet 192.0.2.10/24"}
+    fleet.write_inventory(inventory, {"xen1": data})
+    run = pyinfra(inventory, "deploys/dom0.py")
+    assert run.returncode == 0, run.output[-3000:]
+    yield fleet, inventory, data
+    fleet.stop()
+
+
+def test_the_bridge_address_reaches_rc_conf_as_rc_reads_it(dom0):
+    fleet, _, _ = dom0
+    host = fleet.hosts["xen1"]
+    done = host.run('. /etc/rc.conf; printf "%s" "$ifconfig_bridge0"')
+    assert done.stdout == "addm em0 inet 192.0.2.10/24"
+
+
+def test_a_password_with_quotes_reaches_the_config_intact_and_private(dom0):
+    from tests import xlparse
+
+    fleet, inventory, data = dom0
+    hvm = guest("db", vnc={"password": PASSWORD}, installed=True, extra={"cmdline": 'console="ttyS0" x\\y'})
+    fleet.write_inventory(inventory, {"xen1": {**data, "xen_guests": [hvm]}})
+    run = pyinfra(inventory, "deploys/guests.py")
+    assert run.returncode == 0, run.output[-3000:]
+    assert PASSWORD not in run.output
+    host = fleet.hosts["xen1"]
+    assert host.run("stat -f %Lp /usr/local/etc/xen/db.cfg").stdout.strip() == "600"
+    with xlparse.parse_cfg(host.read("/usr/local/etc/xen/db.cfg")) as cfg:
+        assert cfg.get_string("vncpasswd") == PASSWORD
+        assert cfg.get_string("name") == "db"
+        assert cfg.get_string("cmdline") == 'console="ttyS0" x\\y'
+    again = pyinfra(inventory, "deploys/guests.py")
+    assert again.returncode == 0 and again.changed_operations() == {}, again.output[-3000:]
