@@ -10,6 +10,8 @@ the rules hold without this file too (``--config`` elsewhere, another working
 directory, pyinfra's API); this file only refuses earlier, before any connection.
 """
 
+from weakref import WeakKeyDictionary
+
 from pyinfra.api.exceptions import ConnectError
 from pyinfra.api.state import BaseStateCallback
 from pyinfra.context import ctx_state
@@ -28,14 +30,15 @@ class RefuseHostsWithInvalidData(BaseStateCallback):
     prints the message under the host's name and fails that host alone.
     """
 
-    checks: dict[int, object] = {}
+    # The inventory's check, once per run (each host's connect asks for it).
+    checks: "WeakKeyDictionary" = WeakKeyDictionary()
 
     @staticmethod
     def host_before_connect(state, host):
-        check = RefuseHostsWithInvalidData.checks.get(id(state))
+        check = RefuseHostsWithInvalidData.checks.get(state)
         if check is None:
             check = check_fleet((h.name, h.data.dict()) for h in state.inventory)
-            RefuseHostsWithInvalidData.checks[id(state)] = check
+            RefuseHostsWithInvalidData.checks[state] = check
         problems = check.problems.get(host.name)
         if problems:
             message = "\n    ".join((REFUSED, *problems))
