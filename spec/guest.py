@@ -40,7 +40,6 @@ from .names import (
     check_guest_file,
     check_guest_name,
     check_mac,
-    check_path,
     check_size,
     check_vdev,
     check_xl_string,
