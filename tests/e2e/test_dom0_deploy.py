@@ -104,6 +104,8 @@ def test_good_host_becomes_the_configured_dom0(fleet, first, variant):
     state = host.sim_state()
     assert state["kernel"] == "xen", (state, first.output[-3000:])
     assert state["boot_count"] >= 1
+    # shutdown -r now, not reboot: only shutdown(8) runs rc.shutdown (and xendomains with it)
+    assert state["last_power_via"] == "shutdown(8)"
     assert state["xen_cmdline"] == spec.cmdline
     assert state["dom0_memory_mib"] == spec.dom0_mem_mib
     assert state["dom0_vcpus"] == spec.xen_dom0_max_vcpus
