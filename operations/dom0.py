@@ -33,12 +33,14 @@ from facts.dom0 import (
     Dom0Host,
     Dom0State,
 )
+from facts.guests import AUTOSTART_SCRIPT
 from facts.logincap import set_login_capability
 from facts.rcfile import parse_rc_text
 from facts.ttys import ensure_tty
 from spec.schema import Dom0Spec
 
 from .files import write_if_changed
+from .guests import autostart_script
 from .rcfile import set_rc_values
 from .state import changes_host, forget_state, read_state, record
 from .steps import announce, noop, warn
@@ -505,28 +507,39 @@ def _rc_yes(value: str) -> bool:
     return value.strip().lower() in ("yes", "true", "on", "1")
 
 
-def reboot_guests_plan(running: list[str], rc_conf: dict[str, str], allow_stopping: bool) -> RebootGuestsPlan:
+def reboot_guests_plan(
+    running: list[str],
+    rc_conf: dict[str, str],
+    allow_stopping: bool,
+    script_current: bool = True,
+) -> RebootGuestsPlan:
     """
     From the running domains and rc.conf (``xendomains_enable``,
     ``xendomains_list``): which guests a reboot stops, which come back by
     autostart and which stay stopped. A running guest that would not come back
     refuses the reboot unless ``allow_stopping`` (host data
-    ``xen_reboot_stops_guests``).
+    ``xen_reboot_stops_guests``). With ``script_current`` false (the installed
+    xendomains is missing, or an older one that cannot start guests at boot)
+    no guest comes back.
     """
 
     guests = tuple(name for name in running if name != "Domain-0")
     enabled = _rc_yes(rc_conf.get("xendomains_enable", ""))
-    listed = rc_conf.get("xendomains_list", "").split() if enabled else []
+    listed = rc_conf.get("xendomains_list", "").split() if enabled and script_current else []
     come_back = tuple(name for name in listed if name in guests)
     stay_stopped = tuple(name for name in guests if name not in come_back)
     lose_power = bool(guests) and not enabled
     refusal = None
     if stay_stopped and not allow_stopping:
-        why = (
-            "xendomains is not enabled, so they would lose power and not come back"
-            if lose_power
-            else "they are not in xendomains_list, so they would not come back"
-        )
+        if lose_power:
+            why = "xendomains is not enabled, so they would lose power and not come back"
+        elif not script_current:
+            why = (
+                f"{AUTOSTART_SCRIPT} is missing or an older version that cannot start guests at boot "
+                "(run deploys/guests.py first), so they would not come back"
+            )
+        else:
+            why = "they are not in xendomains_list, so they would not come back"
         refusal = (
             f"refusing to reboot: guests {', '.join(stay_stopped)} run and {why}; give them "
             '"autostart": True (deploys/guests.py), stop them, set xen_reboot: False to reboot later '
@@ -540,7 +553,10 @@ def reboot_plan_for(dom0: Dom0Host, spec: Dom0Spec) -> RebootGuestsPlan:
 
     running = [domain.name for domain in dom0.domains or ()]
     allow = bool(getattr(spec, "xen_reboot_stops_guests", False))
-    return reboot_guests_plan(running, parse_rc_text(dom0.file(RC_CONF) or ""), allow)
+    # Judged only when the read has the script (an older read does not).
+    installed = dom0.file(AUTOSTART_SCRIPT) if AUTOSTART_SCRIPT in dom0.files else autostart_script()
+    script_current = (installed or "").strip() == autostart_script().strip()
+    return reboot_guests_plan(running, parse_rc_text(dom0.file(RC_CONF) or ""), allow, script_current)
 
 
 def refuse(message: str) -> FunctionCommand:

@@ -338,3 +338,18 @@ def test_operations_record_their_effect_so_the_host_need_not_be_read_again(op, k
     run_op(op, monkeypatch, dom0, "dom0_state", host, apply_records=True, **kwargs)
     # The recorded state is what the host now looks like: the operation has nothing left to do.
     assert commands(op, host, monkeypatch, **kwargs) == []
+
+
+def test_an_outdated_xendomains_brings_nothing_back(monkeypatch):
+    from facts.guests import AUTOSTART_SCRIPT
+    from operations.guests import autostart_script
+
+    spec = validate_dom0("x", {"xen_bridge_members": ["em0"], "xen_dom0_mem": "4G"})
+    old_script = autostart_script().replace('XL="/usr/local/sbin/xl"', 'XL="xl"')
+    host = dom0_with_guests("web", "db")
+    outdated = dataclasses.replace(host, files={**host.files, AUTOSTART_SCRIPT: old_script})
+    plan = dom0.reboot_plan_for(outdated, spec)
+    assert plan.come_back == () and plan.stay_stopped == ("web", "db")
+    assert "is missing or an older version" in plan.refusal
+    current = dataclasses.replace(host, files={**host.files, AUTOSTART_SCRIPT: autostart_script()})
+    assert dom0.reboot_plan_for(current, spec).refusal is None
