@@ -16,30 +16,19 @@ from __future__ import annotations
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from gevent import GreenletExit
 from pyinfra import host, inventory, logger, state
 
+from operations.state import HostStopped, unproxied
 from spec.inventory import FleetCheck, HostSpec, check_fleet
 
 # The fleet check of each inventory in this process (pyinfra runs one; tests may run several).
 _checks: "WeakKeyDictionary[Any, FleetCheck]" = WeakKeyDictionary()
 
 
-class HostStopped(GreenletExit):
-    """
-    Ends this host's deploy file, and only this host's: pyinfra loads a deploy
-    file for each host in its own gevent greenlet (pyinfra_cli.util's
-    _parallel_load_hosts) and re-raises only an ``Exception`` a greenlet
-    returns; gevent ends a greenlet that raises ``GreenletExit`` as a normal
-    return, without a traceback. The host has been failed (``stop_this_host``)
-    before this is raised, so no operation runs on it and the other hosts go on.
-    """
-
-
 def fleet_check(of_inventory: Any = None) -> FleetCheck:
     """The whole inventory's check, computed once per inventory."""
 
-    real = _unproxied(of_inventory if of_inventory is not None else inventory)
+    real = unproxied(of_inventory if of_inventory is not None else inventory)
     check = _checks.get(real)
     if check is None:
         check = _checks[real] = check_fleet((h.name, h.data.dict()) for h in real)
@@ -50,7 +39,9 @@ def host_spec() -> HostSpec:
     """
     This host's validated data. When it (or a fleet-wide rule that concerns it)
     has problems, they are logged, this host fails, and its deploy file ends
-    here (``HostStopped``); nothing was changed on it.
+    here: ``HostStopped`` is a ``GreenletExit``, which ends only this host's
+    greenlet (pyinfra loads a deploy file for each host in its own greenlet and
+    stops the whole run only on an ``Exception``). Nothing was changed on it.
     """
 
     check = fleet_check()
@@ -68,9 +59,3 @@ def stop_this_host(problems: list[str], stage: str) -> None:
         host.log_styled(f"{stage}: {problem}", fg="red", log_func=logger.error)
     host.log_styled(f"{stage} failed: nothing was changed on this host", fg="red", log_func=logger.error)
     state.fail_hosts({host._get_module()})
-
-
-def _unproxied(value: Any) -> Any:
-    # pyinfra's `inventory` is a context proxy; cache on the object it stands for.
-    getter = getattr(value, "_get_module", None)
-    return getter() if callable(getter) else value
