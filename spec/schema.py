@@ -257,6 +257,16 @@ def unknown_key_problems(host_name: str, data: dict[str, Any]) -> list[str]:
 # A location with one of these parts may hold a secret: its value is never shown.
 SECRET_LOCATION = re.compile(r"passw|secret|vnc|spice|extra", re.IGNORECASE)
 SHOWN_VALUE_MAX = 40
+# What to write instead, for pydantic's type errors (types are strict: no "yes" for True).
+TYPE_FIXES = {
+    "bool_type": "write True or False, without quotes",
+    "int_type": "write a whole number without quotes, e.g. 4",
+    "string_type": "write it as a string, in quotes",
+    "list_type": "write a list, e.g. ['em0']",
+    "dict_type": "write a mapping, e.g. {'key': 'value'}",
+    "model_type": "write a mapping of its keys (see the README's host-data reference)",
+    "model_attributes_type": "write a mapping of its keys (see the README's host-data reference)",
+}
 
 
 def _model_at(root: Any, location: tuple) -> Any:
@@ -325,6 +335,10 @@ def describe_error(host_name: str, error: dict[str, Any], data: dict[str, Any], 
             known = ", ".join(sorted(model.model_fields))
             message += f": did you mean {guess[0]}?" if guess else f": the keys here are {known}"
     elif "input" in error and kind not in ("value_error",):
+        if kind in ("model_type", "model_attributes_type"):
+            message = "is not a mapping"  # pydantic's text names our internal class
+        if kind in TYPE_FIXES:
+            message = f"{message}: {TYPE_FIXES[kind]}"
         shown = shown_value(location, error["input"])
         if shown is not None:
             message = f"{shown}: {message}"

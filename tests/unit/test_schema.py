@@ -206,3 +206,20 @@ def test_inventory_name_as_address_must_be_a_host_name():
         spec.migration_address("@local")
     assert validate_guests("xen2.example.org", {}).migration_address("xen2.example.org") == "xen2.example.org"
     assert validate_guests("@local", {"xen_migrate_address": "192.0.2.2"}).migration_address("@local") == "192.0.2.2"
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        ({"xen_reboot": "yes"}, "xen1: xen_reboot 'yes': Input should be a valid boolean: write True or False, without quotes"),
+        ({"xen_dom0_max_vcpus": "4"}, "xen1: xen_dom0_max_vcpus '4': Input should be a valid integer: write a whole number without quotes, e.g. 4"),
+        ({"xen_bridge_members": "em0"}, "xen1: xen_bridge_members 'em0': Input should be a valid list: write a list, e.g. ['em0']"),
+    ],
+)
+def test_type_errors_say_what_to_write(data, expected):
+    assert problems_for({"xen_bridge_members": ["em0"], **data}, host="xen1") == [expected]
+
+
+def test_a_guest_part_of_the_wrong_type_is_described_without_internal_names_or_its_value():
+    [problem] = guests_problems({"xen_guests": [{"name": "a", "memory": 1, "vnc": "hunter22"}]})
+    assert problem == "xen1: xen_guests[0].vnc is not a mapping: write a mapping of its keys (see the README's host-data reference)"
