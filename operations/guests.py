@@ -500,7 +500,9 @@ def autostart_script() -> str:
     return resources.files("operations").joinpath("assets/xendomains").read_text()
 
 
-def _at_least(values: dict[str, str], key: str, default: int) -> int:
+def _int_setting(values: dict[str, str], key: str, default: int) -> int:
+    """An integer setting of an rc-style file, or its default when unset or not a number."""
+
     value = values.get(key, "")
     return int(value) if value.strip().isdigit() else default
 
@@ -549,7 +551,8 @@ def autostart(
     if not runs_guests and "xendomains_list" not in existing:
         values = {}
     budget = shutdown_budget(shutdown_timeout) if runs_guests else None
-    if budget and budget.rcshutdown_timeout > _at_least(existing, "rcshutdown_timeout", DEFAULT_RCSHUTDOWN_TIMEOUT):
+    rcshutdown_timeout = _int_setting(existing, "rcshutdown_timeout", DEFAULT_RCSHUTDOWN_TIMEOUT)
+    if budget and budget.rcshutdown_timeout > rcshutdown_timeout:
         values["rcshutdown_timeout"] = str(budget.rcshutdown_timeout)
     wrote = yield from write_if_changed(current, RC_CONF, set_rc_values(old, values), "lists the autostart guests")
     raised = False
@@ -572,7 +575,7 @@ def init_shutdown_timeout(current: GuestsHost, seconds: int):
         )
         return False
     old = current.file(SYSCTL_CONF) or ""
-    persisted = _at_least(parse_rc_text(old), INIT_SHUTDOWN_SYSCTL, DEFAULT_INIT_SHUTDOWN_TIMEOUT)
+    persisted = _int_setting(parse_rc_text(old), INIT_SHUTDOWN_SYSCTL, DEFAULT_INIT_SHUTDOWN_TIMEOUT)
     live = getattr(current, "init_shutdown_timeout", None)
     acted = False
     if live is None or live < seconds:
@@ -582,5 +585,6 @@ def init_shutdown_timeout(current: GuestsHost, seconds: int):
         yield record(lambda: setattr(current, "init_shutdown_timeout", seconds))
     if persisted < seconds:
         new = set_rc_values(old, {INIT_SHUTDOWN_SYSCTL: str(seconds)}, quote=False)
-        acted = yield from write_if_changed(current, SYSCTL_CONF, new, f"sets {INIT_SHUTDOWN_SYSCTL}={seconds}") or acted
+        wrote = yield from write_if_changed(current, SYSCTL_CONF, new, f"sets {INIT_SHUTDOWN_SYSCTL}={seconds}")
+        acted = acted or wrote
     return acted

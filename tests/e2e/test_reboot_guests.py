@@ -49,7 +49,7 @@ def _spec_has_reboot_stops_guests() -> bool:
 
 
 needs_domain_ends = pytest.mark.skipif(not _sim_records_domain_ends(), reason="simhost does not record domain ends yet")
-needs_sysctl_conf = pytest.mark.skipif(not _guests_read_has_sysctl_conf(), reason="GuestsState does not read sysctl.conf yet")
+needs_sysctl_conf = pytest.mark.skipif(not _guests_read_has_sysctl_conf(), reason="no sysctl.conf in GuestsState")
 needs_stops_guests = pytest.mark.skipif(not _spec_has_reboot_stops_guests(), reason="no xen_reboot_stops_guests yet")
 
 DOM0 = {"xen_dom0_mem": "4096M", "xen_dom0_max_vcpus": 2, "xen_bridge_members": ["em0"]}

@@ -257,7 +257,8 @@ def test_autostart_installs_the_script_and_lists_guests_in_order(monkeypatch):
 def uploaded(got: list[str], name: str) -> str:
     """The content of the one upload of file ``name`` (its staging path's last part holds the name)."""
 
-    [content] = [c.split(": ", 1)[1] for c in got if c.startswith("upload ") and name in c.split(": ", 1)[0].rsplit("/", 1)[-1]]
+    uploads = [c.split(": ", 1) for c in got if c.startswith("upload ")]
+    [content] = [text for dest, text in uploads if name in dest.rsplit("/", 1)[-1]]
     return content
 
 
@@ -294,7 +295,8 @@ def test_larger_values_the_admin_set_are_kept(monkeypatch):
 
 
 def test_a_live_value_lowered_by_hand_is_raised_again(monkeypatch):
-    current = dataclasses.replace(with_sysctl_conf(dom0(), "kern.init_shutdown_timeout=190\n"), init_shutdown_timeout=120)
+    current = with_sysctl_conf(dom0(), "kern.init_shutdown_timeout=190\n")
+    current = dataclasses.replace(current, init_shutdown_timeout=120)
     got = commands(guests.autostart, current, monkeypatch, guests=[handbook_guest()])
     assert guests.raised_init_shutdown_command(190) in got
     assert not any("sysctl.conf" in c.split(": ", 1)[0] for c in got if c.startswith("upload "))
