@@ -136,16 +136,34 @@ def test_a_read_that_cannot_be_parsed_stops_that_host_alone(fleet, tmp_path):
     assert xen2.sim_state()["kernel"] == "xen"  # the other host went on
 
 
-def test_a_directory_where_a_file_is_expected_is_refused(fleet, tmp_path):
+def make_directory(host, path):
+    host.path(path).mkdir(parents=True)
+
+
+def make_symlink(host, path):
+    host.path(path).rename(host.path(path + ".real"))
+    host.path(path).symlink_to(path.rsplit("/", 1)[1] + ".real")
+
+
+@pytest.mark.parametrize(
+    "path, make, kind",
+    [("/usr/local/etc/xen/xl.conf", make_directory, "a directory"),
+     ("/boot/loader.conf", make_symlink, "a symbolic link")],
+    ids=["directory", "symlink"],
+)
+def test_a_path_that_is_not_a_regular_file_is_refused(fleet, tmp_path, path, make, kind):
     (xen1,) = start(fleet, "xen1")
-    xen1.path("/usr/local/etc/xen/xl.conf").mkdir(parents=True)
+    make(xen1, path)
+    name = path.rsplit("/", 1)[1]
+    ours = lambda: sorted(n for n in os.listdir(xen1.path(path).parent) if name in n or n.startswith("."))  # noqa: E731
+    before = ours()
     inventory = tmp_path / "inventory.py"
     fleet.write_inventory(inventory, {"xen1": DOM0})
     run = pyinfra(inventory, "deploys/dom0.py")
     assert run.returncode != 0
-    assert "/usr/local/etc/xen/xl.conf is a directory, not a regular file: refusing to replace it" in run.output
+    assert f"{path} is {kind}, not a regular file: refusing to replace it" in run.output
     assert "Traceback" not in run.output
-    assert xen1.path("/usr/local/etc/xen/xl.conf").is_dir()
+    assert ours() == before  # no copy, no staging left behind, the link or directory as it was
     assert xen1.sim_state()["kernel"] == "freebsd"  # no reboot after a refused write
 
 
@@ -187,3 +205,38 @@ def test_two_deploys_in_one_run_lose_no_update(fleet, tmp_path):
     # Three writes of rc.conf so far: the admin's original is still the one kept.
     assert read_bytes(xen1, "/etc/rc.conf.orig") == stock_rc_conf
     assert 'hostname="xen1"' in stock_rc_conf.decode() and b"xencommons" not in stock_rc_conf
+
+
+SECRET = "s3;$(x)'"  # a VNC password full of shell syntax, at most 8 characters
+
+
+def test_secrets_are_never_read_back_copied_or_left_readable(fleet, tmp_path):
+    (xen1,), inventory = converged(fleet, tmp_path, "xen1")
+    guest = {"name": "web", "memory": 256, "vcpus": 1, "type": "hvm", "vifs": [{"bridge": "bridge0"}],
+             "vnc": {"listen": "127.0.0.1", "password": SECRET}}
+    fleet.write_inventory(inventory, {"xen1": {**DOM0, "xen_guests": [guest]}})
+    run = pyinfra(inventory, "deploys/guests.py", "-vvv")
+    assert run.returncode == 0, run.output[-4000:]
+    assert SECRET not in run.output
+    assert xen1.domains().get("web") is not None
+    config = "/usr/local/etc/xen/web.cfg"
+    assert oct(xen1.path(config).stat().st_mode & 0o777) == "0o600"
+    xen_dir = sorted(os.listdir(xen1.path("/usr/local/etc/xen")))
+    assert not [name for name in xen_dir if name.startswith("web.cfg.") or name.startswith(".")], xen_dir
+
+    # The standalone fact reads xl list -l as the composite read does: redacted on the host.
+    fact = pyinfra_deploys(inventory, "fact", "facts.xl.XlDomainConfig")
+    assert fact.returncode == 0, fact.output[-3000:]
+    assert '"<redacted>"' in fact.output and SECRET not in fact.output and "$(x)" not in fact.output
+
+    # A run cut after the upload leaves a staging directory only root can enter;
+    # the next write in that directory removes it.
+    leftover = xen1.path("/usr/local/etc/xen/.pyinfra-stage.0123456789abcdef")
+    leftover.mkdir(mode=0o700)
+    (leftover / "web.cfg").write_text(f'vncpasswd = "{SECRET}"\n')
+    guest["memory"] = 384
+    fleet.write_inventory(inventory, {"xen1": {**DOM0, "xen_guests": [guest]}})
+    again = pyinfra(inventory, "deploys/guests.py")
+    assert again.returncode == 0, again.output[-4000:]
+    assert not leftover.exists()
+    assert "memory = 384" in xen1.read(config)
