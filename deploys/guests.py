@@ -19,65 +19,59 @@ from pyinfra import host, inventory, logger
 
 from deploys.support import host_spec, stop_this_host
 
-UNREADABLE = "this Dom0 could not be read (the error is above): nothing was changed on it"
-
 spec = host_spec().guests
 declared = spec.xen_guests
 read = guests.GuestsRead.for_guests(declared)
 current = guests.guests_state(read)
+fleet = migrate.Fleet.from_inventory(inventory)
+plan = plan_guests(fleet, host.name, declared, current)
+arriving = plan.arriving
 
-if current is None:
-    stop_this_host([UNREADABLE], "guests read")
+problems = plan.problems + guests.plan_problems(declared, current, frozenset(arriving))
+for guest_name, target in plan.moves:
+    problems += migrate.move_problems(host, fleet.declared(target.name, guest_name), current, target)
+
+if problems:
+    stop_this_host(problems, "guests pre-flight")
 else:
-    fleet = migrate.Fleet.from_inventory(inventory)
-    plan = plan_guests(fleet, host.name, declared, current)
-    arriving = plan.arriving
-
-    problems = plan.problems + guests.plan_problems(declared, current, frozenset(arriving))
+    for message in plan.left_alone:
+        host.log_styled(message, log_func=logger.warning)
     for guest_name, target in plan.moves:
-        problems += migrate.move_problems(host, fleet.declared(target.name, guest_name), current, target)
-
-    if problems:
-        stop_this_host(problems, "guests pre-flight")
-    else:
-        for message in plan.left_alone:
-            host.log_styled(message, log_func=logger.warning)
-        for guest_name, target in plan.moves:
-            migrate.log_move(guest_name, host.name, target.name)
-            migrate.live_migrate(name=f"{guest_name}: migrate to {target.name}", guest_name=guest_name, target=target)
-        if plan.moves or arriving:
-            # Called from this one line by every Dom0 that sends or receives a guest:
-            # see migrate.migrations_finished for why.
-            migrate.migrations_finished(name="Migrations between Dom0s finished")
-        steps = []
-        steps.append(Step(migrate.forget_moved_configs, "Configs of guests that moved away", names=plan.moved_away))
-        for guest in declared:
-            if guest.state == "absent":
-                steps.append(Step(guests.remove, f"{guest.name}: absent", guest=guest, read=read,
-                                  shutdown_timeout=spec.xen_shutdown_timeout))
-                continue
-            source = arriving.get(guest.name)
-            steps += [
-                Step(guests.disks, f"{guest.name}: disks", guest=guest, read=read, arriving_from=source),
-                Step(guests.install_media, f"{guest.name}: install medium", guest=guest, read=read),
-                Step(guests.config, f"{guest.name}: xl config", guest=guest, read=read, arriving_from=source),
-                Step(
-                    guests.power,
-                    f"{guest.name}: {guest.state}",
-                    guest=guest,
-                    read=read,
-                    restart_on_change=spec.xen_restart_on_change,
-                    shutdown_timeout=spec.xen_shutdown_timeout,
-                    arriving_from=source,
-                ),
-            ]
-        steps.append(Step(
-            guests.autostart,
-            "Guests autostart at boot",
-            guests=declared,
-            read=read,
-            delay=spec.xen_autostart_delay,
-            shutdown_timeout=spec.xen_shutdown_timeout,
-            arriving=arriving,
-        ))
-        run_steps(steps, unchanged="Guests match their declarations")
+        migrate.log_move(guest_name, host.name, target.name)
+        migrate.live_migrate(name=f"{guest_name}: migrate to {target.name}", guest_name=guest_name, target=target)
+    if plan.moves or arriving:
+        # Called from this one line by every Dom0 that sends or receives a guest:
+        # see migrate.migrations_finished for why.
+        migrate.migrations_finished(name="Migrations between Dom0s finished")
+    steps = []
+    steps.append(Step(migrate.forget_moved_configs, "Configs of guests that moved away", names=plan.moved_away))
+    for guest in declared:
+        if guest.state == "absent":
+            steps.append(Step(guests.remove, f"{guest.name}: absent", guest=guest, read=read,
+                              shutdown_timeout=spec.xen_shutdown_timeout))
+            continue
+        source = arriving.get(guest.name)
+        steps += [
+            Step(guests.disks, f"{guest.name}: disks", guest=guest, read=read, arriving_from=source),
+            Step(guests.install_media, f"{guest.name}: install medium", guest=guest, read=read),
+            Step(guests.config, f"{guest.name}: xl config", guest=guest, read=read, arriving_from=source),
+            Step(
+                guests.power,
+                f"{guest.name}: {guest.state}",
+                guest=guest,
+                read=read,
+                restart_on_change=spec.xen_restart_on_change,
+                shutdown_timeout=spec.xen_shutdown_timeout,
+                arriving_from=source,
+            ),
+        ]
+    steps.append(Step(
+        guests.autostart,
+        "Guests autostart at boot",
+        guests=declared,
+        read=read,
+        delay=spec.xen_autostart_delay,
+        shutdown_timeout=spec.xen_shutdown_timeout,
+        arriving=arriving,
+    ))
+    run_steps(steps, unchanged="Guests match their declarations")

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from facts.guests import GuestsHost, config_path
 from spec.guest import GuestSpec
 
-from .migrate import Dom0, Fleet, UnreadableDom0, base_name, stranded_disks, stranded_problem
+from .migrate import Dom0, Fleet, base_name, stranded_disks, stranded_problem
 
 
 @dataclass
@@ -64,19 +64,8 @@ def plan_guests(fleet: Fleet, here: str, declared: list[GuestSpec], current: Gue
     Decide the fleet-level part of converging ``declared`` on Dom0 ``here``
     whose read is ``current``. Other Dom0s are read only when a guest declared
     here is not running here, or a domain or config here belongs elsewhere.
-    When such a read fails, nothing is decided: the plan is one problem.
     """
 
-    try:
-        return _plan(fleet, here, declared, current)
-    except UnreadableDom0 as error:
-        return GuestsPlan(problems=[
-            f"{error.name} could not be read, so where this Dom0's guests run is unknown: nothing was "
-            f"changed here; rerun once {error.name} answers",
-        ])
-
-
-def _plan(fleet: Fleet, here: str, declared: list[GuestSpec], current: GuestsHost) -> GuestsPlan:
     plan = GuestsPlan()
     declared_here = {guest.name for guest in declared}
 

@@ -128,19 +128,3 @@ def test_the_host_names_only_configs_that_begin_with_our_marker(tmp_path):
     listed = subprocess.run(["dash", "-c", command], capture_output=True, text=True, check=True).stdout
     assert sorted(listed.split()) == ["older.cfg", "ours.cfg"]
 
-
-def test_an_unreadable_dom0_stops_the_plan_instead_of_a_guess():
-    class Unreadable(NeverRead):
-        def state(self, arriving=None):
-            from operations.migrate import UnreadableDom0
-
-            raise UnreadableDom0(self.name)
-
-    placement = fleet({"xen1": [GUEST]}, {"xen1": dom0()})
-    placement.dom0s["xen2"] = Unreadable("xen2", None, (), "xen2", "ssh")
-    plan = plan_guests(placement, "xen1", [GUEST], dom0())
-    assert plan.arriving == {} and plan.moves == []
-    assert plan.problems == [
-        "xen2 could not be read, so where this Dom0's guests run is unknown: nothing was changed here; "
-        "rerun once xen2 answers",
-    ]
