@@ -189,6 +189,11 @@ class Dom0Host:
                 return domain
         return None
 
+    def unwritable_files(self) -> list[str]:
+        """For pre-flight: the managed paths that are not regular files, which no write will replace."""
+
+        return [problem for read in self.files.values() if (problem := read.write_refusal())]
+
 
 def parse_dom0_sections(sections: dict[str, Section]) -> Dom0Host:
     def text(name: str) -> str:

@@ -150,17 +150,19 @@ def write_if_changed(current, path: str, new: str, reason: str, mode: str = "644
     """
     Yield a write of ``new`` to ``path`` unless the read (``current.read(path)``)
     already has exactly that content, based on what was read; record the new
-    content in the read. A path that is not a regular file (a directory, a
-    symbolic link, a device) is refused. Returns whether it wrote.
+    content in the read. Replacing a path that is not a regular file (a
+    directory, a symbolic link, a device) is refused: the operation fails the
+    host with a message naming the path. Returns whether it wrote.
     """
 
     read: FileRead = current.read(path)
+    if read.text == new or (not read.exists and new == ""):
+        # Also through a symbolic link: nothing to write, nothing to refuse.
+        noop(f"{path} {reason}")
+        return False
     problem = read.write_refusal()
     if problem:
         yield refusal(problem)
-        return False
-    if read.text == new or (not read.exists and new == ""):
-        noop(f"{path} {reason}")
         return False
     yield from atomic_write_commands(path, new, basis=read.basis, mode=mode, backup=backup)
     written = FileRead.of_text(path, new)

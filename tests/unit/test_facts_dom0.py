@@ -121,3 +121,9 @@ def test_parse_when_xl_fails_keeps_its_message():
 def test_parse_without_a_release_leaves_the_version_unknown():
     dom0 = parse_dom0_sections(read_output(sysctl=Section(fixture("sysctl_e.format.txt"), 0)))
     assert dom0.release == "" and dom0.freebsd_version is None
+
+
+def test_pre_flight_can_name_every_managed_path_that_is_not_a_regular_file():
+    dom0 = parse_dom0_sections(read_output(**{f"file:{XL_CONF}": Section("directory\n", 0)}))
+    assert dom0.unwritable_files() == [f"{XL_CONF} is a directory, not a regular file: refusing to replace it"]
+    assert parse_dom0_sections(read_output()).unwritable_files() == []

@@ -215,3 +215,11 @@ def test_the_module_docstring_names_the_tools_it_relies_on():
     for tool in ("sha256 -q", "cp -p", "mv -f", "chmod 644", "rmdir"):
         assert tool in script
     assert files.STAGE_PREFIX in script
+
+
+def test_a_symbolic_link_that_already_holds_the_content_is_left_alone():
+    current = Current(**{"/boot/loader.conf": FileRead("/boot/loader.conf", "symlink", b'zfs_load="YES"\n')})
+    with fake_host():
+        assert yielded(write_if_changed(current, "/boot/loader.conf", 'zfs_load="YES"\n', "ok")) == ([], False)
+        commands, wrote = yielded(write_if_changed(current, "/boot/loader.conf", "other\n", "ok"))
+        assert wrote is False and [c.function.__name__ for c in commands] == ["refuse"]
