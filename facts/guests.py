@@ -84,10 +84,21 @@ def guests_commands(names: tuple[str, ...], paths: tuple[str, ...], media: tuple
         commands[f"mode:{path}"] = f"stat -f '%Lp' {quoted}"
     for path in paths:
         # Size in bytes and type, so a file disk can be grown and a device checked.
-        commands[f"stat:{path}"] = f"stat -L -f '%HT %z' {shlex.quote(path)}"
+        commands[f"stat:{path}"] = unless_absent(path, f"stat -L -f '%HT %z' {shlex.quote(path)}")
     for path in media:
-        commands[f"sha256:{path}"] = f"sha256 -q {shlex.quote(path)}"
+        commands[f"sha256:{path}"] = unless_absent(path, f"sha256 -q {shlex.quote(path)}")
     return commands
+
+
+def unless_absent(path: str, command: str) -> str:
+    """
+    ``command``, or the exit status NO_SUCH_FILE when nothing is at ``path``:
+    a tool failing on something that is there (a dangling link, a directory,
+    no permission) must not be taken for absence.
+    """
+
+    quoted = shlex.quote(path)
+    return f"if [ -e {quoted} ] || [ -L {quoted} ]; then {command}; else (exit {NO_SUCH_FILE}); fi"
 
 
 @dataclass(frozen=True)
@@ -143,8 +154,8 @@ class GuestsHost:
         return self.files[path]
 
 
-def config_checksum(section: Section, path: str) -> str | None:
-    """A guest config's sha256 (``None``: the host said there is no such file)."""
+def checksum(section: Section, path: str) -> str | None:
+    """A file's sha256 (``None``: the host said there is no such file); anything else stops the host."""
 
     if section.rc == NO_SUCH_FILE:
         return None
@@ -152,6 +163,20 @@ def config_checksum(section: Section, path: str) -> str | None:
     if not section.ok or len(digest) != 64 or any(char not in "0123456789abcdef" for char in digest):
         raise ReadError(f"cannot read the checksum of {path}: {' '.join(section.text.split())[:200] or section.rc}")
     return digest
+
+
+config_checksum = checksum
+
+
+def path_info(section: Section, path: str) -> PathInfo | None:
+    """A disk or device path's type and size (``None``: the host said nothing is there)."""
+
+    if section.rc == NO_SUCH_FILE:
+        return None
+    file_kind, _, size = section.text.strip().rpartition(" ")
+    if not section.ok or not file_kind or not size.isdigit():
+        raise ReadError(f"cannot stat {path}: {' '.join(section.text.split())[:200] or section.rc}")
+    return PathInfo(file_kind, int(size))
 
 
 def parse_guests_sections(sections: dict[str, Section]) -> GuestsHost:
@@ -176,13 +201,9 @@ def parse_guests_sections(sections: dict[str, Section]) -> GuestsHost:
         elif kind == "mode" and section.ok:
             modes[path] = section.text.strip()
         elif kind == "stat":
-            if section.ok:
-                file_kind, _, size = section.text.strip().rpartition(" ")
-                paths[path] = PathInfo(file_kind, int(size) if size.isdigit() else 0)
-            else:
-                paths[path] = None
+            paths[path] = path_info(section, path)
         elif kind == "sha256":
-            media[path] = section.text.strip().lower() if section.ok else None
+            media[path] = checksum(section, path)
         elif kind == "cfgsum":
             config_sums[path] = config_checksum(section, path)
     return GuestsHost(
