@@ -33,6 +33,7 @@ from facts.dom0 import (
     Dom0Host,
     Dom0State,
 )
+from facts.files import SYMLINK
 from facts.guests import AUTOSTART_SCRIPT
 from facts.logincap import set_login_capability
 from facts.rcfile import parse_rc_text
@@ -121,6 +122,12 @@ def preflight_problems(dom0: Dom0Host, spec: Dom0Spec) -> list[str]:
             problems.append(f"{path} is missing: restore the stock file before making this host a Dom0")
     if dom0.log_dir and dom0.log_dir[0] != "Directory":
         problems.append(f"{XEN_LOG_DIR} exists but is a {dom0.log_dir[0].lower()}: move it out of the way")
+    # A directory or device where a file we manage belongs can never be written:
+    # say so now rather than half-way. A symlink is judged at its write: one
+    # that already says what we want is left alone.
+    problems.extend(
+        read.write_refusal() for read in dom0.files.values() if read.write_refusal() and read.kind != SYMLINK
+    )
     return problems
 
 

@@ -353,3 +353,15 @@ def test_an_outdated_xendomains_brings_nothing_back(monkeypatch):
     assert "is missing or an older version" in plan.refusal
     current = dataclasses.replace(host, files={**host.files, AUTOSTART_SCRIPT: autostart_script()})
     assert dom0.reboot_plan_for(current, spec).refusal is None
+
+
+def test_preflight_refuses_a_directory_where_a_managed_file_belongs_but_not_a_symlink():
+    from facts.files import DIRECTORY, SYMLINK, FileRead
+
+    host = fresh_host()
+    broken = dataclasses.replace(host, files={**host.files, RC_CONF: FileRead(RC_CONF, DIRECTORY)})
+    assert "/etc/rc.conf is a directory, not a regular file: refusing to replace it" in dom0.preflight_problems(
+        broken, SPEC,
+    )
+    linked = dataclasses.replace(host, files={**host.files, RC_CONF: FileRead(RC_CONF, SYMLINK, b'hostname="x"\n')})
+    assert dom0.preflight_problems(linked, SPEC) == []
