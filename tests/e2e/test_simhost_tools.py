@@ -97,3 +97,45 @@ def test_date_has_no_d(host):
     rc, out, _ = run(host, "date +%s")
     assert rc == 0 and abs(int(out) - time.time()) < 5
     assert run(host, "date --iso-8601")[0] == 1
+
+
+# -- sysrc(8): f_sysrc_set of usr.sbin/bsdconfig/share/sysrc.subr -----------------------------------
+
+def test_sysrc_appends_to_a_file_without_a_final_newline_as_freebsd_does(host):
+    host.write("/tmp/a.conf", 'hostname="a"\nzfs_enable="YES"')  # no final newline
+    assert run(host, "sysrc -f /tmp/a.conf xencommons_enable=YES") == (0, "xencommons_enable:  -> YES\n", "")
+    # `echo ... >> file`: the new assignment lands on the last line, and rc would read
+    # zfs_enable as 'YESxencommons_enable=YES'
+    assert host.read("/tmp/a.conf") == 'hostname="a"\nzfs_enable="YES"xencommons_enable="YES"\n'
+    assert run(host, "sh -c '. /tmp/a.conf; echo $zfs_enable'")[1] == "YESxencommons_enable=YES\n"
+    # with the variable present, `tail -r` glues the last two lines the same way
+    host.write("/tmp/b.conf", 'x="1"\ny="2"')
+    assert run(host, "sysrc -f /tmp/b.conf x=5")[0] == 0
+    assert host.read("/tmp/b.conf") == 'y="2"x="1"\n'
+
+
+def test_sysrc_rewrites_the_last_assignment_in_place(host):
+    host.write("/tmp/c.conf", "a=\"1\" # keep\nb=2\nc='x y'\nd=$(echo)\na=\"3\"\ne=\n\n")
+    inode = host.path("/tmp/c.conf").stat().st_ino
+    assert run(host, "sysrc -f /tmp/c.conf a=9")[0] == 0
+    assert host.path("/tmp/c.conf").stat().st_ino != inode  # mv of a new file, not a rewrite
+    assert run(host, "sysrc -f /tmp/c.conf b=8 c=7 d=6 e=5")[0] == 0
+    assert host.read("/tmp/c.conf") == "a=\"1\" # keep\nb=\"8\"\nc='7'\nd=$(echo)\na=\"9\"\ne=5\n\nd=\"6\"\n"
+    host.write("/tmp/d.conf", 'x="1"\nif true\n')
+    rc, out, err = run(host, "sysrc -f /tmp/d.conf x=2")
+    assert rc == 1 and err.endswith("sysrc: Not overwriting `/tmp/d.conf' due to previous syntax errors\n")
+    assert host.read("/tmp/d.conf") == 'x="1"\nif true\n'
+
+
+def test_sysrc_x_deletes_every_assignment_in_every_file(host):
+    host.write("/etc/rc.conf.local", 'k="1"\nother="x"\n')
+    rc_conf = host.read("/etc/rc.conf")
+    host.write("/etc/rc.conf", rc_conf + 'rc_conf_files="/etc/rc.conf /etc/rc.conf.local"\nk="0"\n  k="2"\n')
+    try:
+        assert run(host, "sysrc -x k")[0] == 0
+        assert host.read("/etc/rc.conf") == rc_conf + 'rc_conf_files="/etc/rc.conf /etc/rc.conf.local"\n'
+        assert host.read("/etc/rc.conf.local") == 'other="x"\n'
+        assert run(host, "sysrc -x k") == (1, "", "sysrc: unknown variable 'k'\n")
+    finally:
+        host.write("/etc/rc.conf", rc_conf)
+        host.run("rm -f /etc/rc.conf.local")
