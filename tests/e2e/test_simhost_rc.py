@@ -18,6 +18,7 @@ Each test drives the simulated host directly (no product code).
 from __future__ import annotations
 
 import os
+import re
 import time
 
 import pytest
@@ -194,7 +195,9 @@ def test_shutdown_r_runs_rc_shutdown_in_reverse_order_with_its_path(dom0, clean)
         "# REQUIRE: xencommons", "# REQUIRE: t_one"), 0o555)
     sh(host, "service t_one start; service t_two start")
     boots = host.sim_state()["boot_count"]
-    assert sh(host, "shutdown -r now").stdout == "Shutdown NOW!\n"
+    res = sh(host, "shutdown -r now")
+    assert res.stdout == "Shutdown NOW!\n"
+    assert re.fullmatch(r"shutdown: \[pid \d+\]\n", res.stderr)  # it forked; the parent returns
     dom0.wait_for_boot("xen1", boots)
     log = host.read("/.sim/state/rc.shutdown.log")
     assert log.splitlines() == [
