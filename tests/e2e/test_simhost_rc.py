@@ -320,3 +320,15 @@ def test_a_guest_still_running_when_init_cuts_rc_shutdown_loses_power(dom0, clea
     time.sleep(0.5)
     assert host.domains()["g1"]["uuid"] != uuid
     assert "shutdown_at_ms" not in host.domains()["g1"]
+
+
+def test_init_shutdown_timeout_in_loader_conf_has_no_effect(dom0, clean):
+    host = clean
+    loader = host.read("/boot/loader.conf")
+    try:
+        # a read-write sysctl, not a loader tunable: loader.conf does not set it
+        host.write("/boot/loader.conf", loader + 'kern.init_shutdown_timeout="300"\n')
+        dom0.power_cycle("xen1")
+        assert sh(host, "sysctl -n kern.init_shutdown_timeout").stdout == "120\n"
+    finally:
+        host.write("/boot/loader.conf", loader)
