@@ -110,11 +110,16 @@ def install_command(path: str, mode: str, basis: str, backup: bool = True, nonce
                     f"if [ -L {quoted} ] || {{ [ -e {quoted} ] && [ ! -f {quoted} ]; }}; then "
                     f"refuse {shlex.quote(f'{copy} is not a regular file')}; fi",
                 )
-            orig = shlex.quote(original_path(path))
+            orig, bak = shlex.quote(original_path(path)), shlex.quote(backup_path(path))
+            # Copies are made in the staging directory and then linked or renamed
+            # into place, so a run cut mid-copy never leaves half a backup; link(2)
+            # never replaces an existing .orig: the admin's original is kept once.
+            copy_orig, copy_bak = (shlex.quote(posixpath.join(stage_dir(path, nonce), name)) for name in (".orig", ".bak"))
             lines += [
-                # The admin's original, once: never overwritten by a later write.
-                f"if [ ! -e {orig} ]; then cp -p {target} {orig} || refuse 'cannot keep its original'; fi",
-                f"cp -p {target} {shlex.quote(backup_path(path))} || refuse 'cannot keep its previous version'",
+                f"if [ ! -e {orig} ]; then cp -p {target} {copy_orig} || refuse 'cannot keep its original'; "
+                f"ln {copy_orig} {orig} 2>/dev/null || [ -e {orig} ] || refuse 'cannot keep its original'; "
+                f"rm -f {copy_orig}; fi",
+                f"cp -p {target} {copy_bak} && mv -f {copy_bak} {bak} || refuse 'cannot keep its previous version'",
             ]
     lines += [
         f"chmod {mode} {staged} || refuse 'cannot set its mode'",

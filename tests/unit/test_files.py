@@ -70,6 +70,8 @@ def test_a_write_based_on_what_is_there_replaces_it_and_keeps_the_original_once(
     assert target.read_bytes() == b"second\n"
     assert (tmp_path / "rc.conf.orig").read_bytes() == original
     assert (tmp_path / "rc.conf.bak").read_bytes() == original
+    # Copied in the staging directory, then linked into place: no second name left behind.
+    assert (tmp_path / "rc.conf.orig").stat().st_nlink == 1
     assert stat.S_IMODE(target.stat().st_mode) == 0o644
     assert not Path(stage_dir(str(target), NONCE)).exists()
 
