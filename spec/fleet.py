@@ -1,9 +1,11 @@
 """
 The guests' side of the host data (``xen_guests`` and the host-wide guest
 settings), and the checks that span the whole fleet: a guest belongs to one
-Dom0, and MAC addresses are unique across every Dom0.
+Dom0, a MAC address to one interface, and a path (disk file, device, zvol,
+install medium) to one guest, across every Dom0.
 
     specs = validate_guests("xen1", host.data.dict())
+    fleet_problems_by_host([("xen1", specs), ("xen2", other)])   # {"xen2": ["xen2: ..."]}
 """
 
 from __future__ import annotations
