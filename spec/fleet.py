@@ -180,7 +180,12 @@ def conflict_message(first: PathClaim, second: PathClaim) -> str:
         fix = "give both the same url and sha256 to share the ISO read-only, or give each its own cdrom path"
     else:
         fix = "give each guest its own disk (zvol, file or device) and keep install media apart from disks"
-    same = first.path if first.path == second.path else f"{first.path} and {second.path} (a disk and its partition)"
+    if first.path == second.path:
+        same = first.path
+    elif first.path.startswith("/dev/zvol/"):
+        same = f"{first.path} and {second.path} (one ZFS dataset inside the other)"
+    else:
+        same = f"{first.path} and {second.path} (a disk and its partition)"
     return (
         f"guests {first.describe()} and {second.describe()} both use {same}: a path belongs to one guest; {fix}"
     )

@@ -223,11 +223,18 @@ def check_disk_device(value: str) -> str:
 
 
 def devices_overlap(first: str, second: str) -> bool:
-    """Whether two device paths share blocks: one is the other, or a partition of it (ada1, ada1p2, ada1s1a)."""
+    """
+    Whether two device paths share blocks: one is the other, or a partition of
+    it (ada1, ada1p2, ada1s1a), or a ZFS dataset inside the other
+    (/dev/zvol/zroot/xen and /dev/zvol/zroot/xen/web: one cannot be a volume
+    while the other exists, and destroying one concerns the other).
+    """
 
     if first == second:
         return True
     shorter, longer = sorted((first, second), key=len)
+    if shorter.startswith("/dev/zvol/") and longer.startswith(shorter + "/"):
+        return True
     rest = longer[len(shorter):]
     return longer.startswith(shorter) and re.fullmatch(r"(?:[ps][0-9]+)?[a-h]?", rest) is not None and rest != ""
 

@@ -760,6 +760,11 @@ def test_a_zvol_and_a_device_naming_it_and_a_disk_and_its_partition_overlap():
     assert "/dev/ada1 and /dev/ada1p2 (a disk and its partition)" in check.problems["xen3"][0]
     assert "xen3" not in fleet_of(xen3=[vm("c", disks=[{"device": "/dev/ada1"}]),
                                         vm("d", disks=[{"device": "/dev/ada10"}])]).problems
+    nested = fleet_of(xen1=[vm("a", disks=[{"zvol": "zroot/xen", "size": "1G"}]),
+                            vm("b", disks=[{"zvol": "zroot/xen/b", "size": "1G"}])])
+    assert "/dev/zvol/zroot/xen and /dev/zvol/zroot/xen/b" in nested.problems["xen1"][0]
+    assert fleet_of(xen1=[vm("a", disks=[{"zvol": "zroot/xen/a", "size": "1G"}]),
+                          vm("b", disks=[{"zvol": "zroot/xen/ab", "size": "1G"}])]).problems == {}
 
 
 def test_one_iso_may_be_shared_read_only_by_guests_that_declare_it_alike():
