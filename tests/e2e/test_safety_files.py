@@ -240,3 +240,18 @@ def test_secrets_are_never_read_back_copied_or_left_readable(fleet, tmp_path):
     assert again.returncode == 0, again.output[-4000:]
     assert not leftover.exists()
     assert "memory = 384" in xen1.read(config)
+
+
+def test_a_read_that_fails_mid_run_stops_that_host_alone(fleet, tmp_path):
+    """The same at execute time: a host read again after a change, and that read fails."""
+
+    xen1, xen2 = start(fleet, "xen1", "xen2")
+    inventory = tmp_path / "inventory.py"
+    fleet.write_inventory(inventory, {"xen1": DOM0, "xen2": DOM0})
+    before = {path: read_bytes(xen1, path) for path in ADMIN_FILES}
+    run = pyinfra_deploys(inventory, "tests/e2e/deploys/break_od_on_xen1.py", "deploys/dom0.py")
+    assert "[xen1] ReadError: cannot read /boot/loader.conf: its dump is not od(1) hex output" in run.output
+    assert "Traceback" not in run.output and "Unexpected error" not in run.output
+    assert {path: read_bytes(xen1, path) for path in ADMIN_FILES} == before
+    assert xen1.sim_state()["kernel"] == "freebsd"
+    assert xen2.sim_state()["kernel"] == "xen"  # the other host went on
