@@ -233,8 +233,9 @@ def devices_overlap(first: str, second: str) -> bool:
     if first == second:
         return True
     shorter, longer = sorted((first, second), key=len)
-    if shorter.startswith("/dev/zvol/") and longer.startswith(shorter + "/"):
-        return True
+    if shorter.startswith("/dev/zvol/"):
+        # Volumes are made with volmode=dev: no partitions, only datasets inside datasets.
+        return longer.startswith(shorter + "/")
     rest = longer[len(shorter):]
     return longer.startswith(shorter) and re.fullmatch(r"(?:[ps][0-9]+)?[a-h]?", rest) is not None and rest != ""
 
