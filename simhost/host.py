@@ -50,6 +50,7 @@ TOOLS = {
     "truncate": "/usr/bin/truncate",
     "timeout": "/usr/bin/timeout",
     "date": "/bin/date",
+    "od": "/usr/bin/od",
 }
 
 # busybox applets that behave close enough to FreeBSD's base tools.  Linux-only tools
@@ -57,7 +58,7 @@ TOOLS = {
 APPLETS = """
 [ awk basename bzip2 bunzip2 cat chgrp chmod chown chroot cmp cp cpio cut dd diff
 dirname du echo egrep env expand expr false fgrep find fold getopt grep gunzip gzip head
-hexdump id kill less ln logger ls md5sum mkdir mkfifo mktemp more mv nl od paste patch
+hexdump id kill less ln logger ls md5sum mkdir mkfifo mktemp more mv nl paste patch
 printf pwd readlink realpath rev rm rmdir seq sh sha1sum sha256sum sha512sum sleep
 sort split stty sync tac tail tar tee test time touch tr true tty
 unexpand uniq unxz uudecode uuencode vi wc which whoami xargs xz xzcat yes zcat

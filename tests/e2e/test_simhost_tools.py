@@ -139,3 +139,12 @@ def test_sysrc_x_deletes_every_assignment_in_every_file(host):
     finally:
         host.write("/etc/rc.conf", rc_conf)
         host.run("rm -f /etc/rc.conf.local")
+
+
+def test_od_x1_fields_are_four_columns_as_freebsds_hexdump_prints_them(host):
+    host.write("/tmp/o", "0123456789abcdefXY")
+    assert run(host, "od -A n -t x1 -v /tmp/o") == (
+        0, "  30  31  32  33  34  35  36  37  38  39  61  62  63  64  65  66\n  58  59\n", "")
+    assert run(host, "od -t x1 /tmp/o")[1] == (
+        "0000000  30  31  32  33  34  35  36  37  38  39  61  62  63  64  65  66\n0000020  58  59\n0000022\n")
+    assert run(host, "od -A n -t x1 -v /nonexist") == (1, "", "od: /nonexist: No such file or directory\n")
