@@ -42,7 +42,11 @@ XEN_BOOT_MENU = "/boot/xen.4th"
 XEN_LOG_DIR = "/var/log/xen"
 DMESG_BOOT = "/var/run/dmesg.boot"
 
-WATCHED_FILES = (LOADER_CONF, RC_CONF, SYSCTL_CONF, LOGIN_CONF, TTYS, XL_CONF, MENU_RC_LOCAL)
+# Our rc.d script (deploys/guests.py installs it): read here so the Dom0 deploy can tell
+# whether guests would come back by autostart after a reboot.
+AUTOSTART_SCRIPT = "/usr/local/etc/rc.d/xendomains"
+
+WATCHED_FILES = (LOADER_CONF, RC_CONF, SYSCTL_CONF, LOGIN_CONF, TTYS, XL_CONF, MENU_RC_LOCAL, AUTOSTART_SCRIPT)
 
 SYSCTLS = (
     "kern.osrelease",  # what uname -r prints

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from pyinfra.api import FactBase
 
-from .dom0 import RC_CONF, SYSCTL_CONF, FileReads
+from .dom0 import AUTOSTART_SCRIPT, RC_CONF, SYSCTL_CONF, FileReads
 from .files import FileRead, file_section, parse_file_section, read_file_command
 from .rcfile import parse_rc_text
 from .sections import ReadError, Section, composite_command, split_sections
@@ -41,7 +41,6 @@ INIT_SHUTDOWN_TIMEOUT = "kern.init_shutdown_timeout"
 # The exit status of a checksum read for "no such file": a sha256 that failed on
 # a file that exists must never be taken for absence.
 NO_SUCH_FILE = 44
-AUTOSTART_SCRIPT = "/usr/local/etc/rc.d/xendomains"
 
 
 def managed_configs_command() -> str:

@@ -117,7 +117,7 @@ def test_wired_memory_uses_the_releases_sysctl_and_drops_the_old_name(monkeypatc
     got = commands(dom0.wired_memory, host, monkeypatch)
     assert got[0] == "sysctl vm.max_user_wired=-1"
     assert got[2] == f"upload {staging_path(SYSCTL_CONF)}: # mine\nkern.ipc.somaxconn=1024\nvm.max_user_wired=-1\n"
-    assert "cp -p /etc/sysctl.conf /etc/sysctl.conf.bak" in got[3]
+    assert "cp -p /etc/sysctl.conf " in got[3] and " /etc/sysctl.conf.bak " in got[3]
     assert f"chmod 644 {staging_path(SYSCTL_CONF)}" in got[3]
 
 
@@ -152,7 +152,7 @@ def test_console_never_duplicates_xc0(monkeypatch):
 def test_loader_conf_keeps_the_users_lines(monkeypatch):
     [_, upload, install] = commands(dom0.loader_conf, fresh_host(), monkeypatch, spec=SPEC)
     assert upload == f'upload {staging_path(LOADER_CONF)}: autoboot_delay="3"\nxen_kernel="/boot/xen"\nxen_cmdline="{CMDLINE}"\n'
-    assert "cp -p /boot/loader.conf /boot/loader.conf.bak" in install
+    assert "cp -p /boot/loader.conf " in install and " /boot/loader.conf.bak " in install
     assert f"mv -f {staging_path(LOADER_CONF)} /boot/loader.conf" in install
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from facts.dom0 import LOADER_CONF, LOGIN_CONF, MENU_RC_LOCAL, RC_CONF, SYSCTL_CONF, TTYS, XL_CONF, dom0_commands, parse_dom0_sections
+from facts.dom0 import AUTOSTART_SCRIPT, LOADER_CONF, LOGIN_CONF, MENU_RC_LOCAL, RC_CONF, SYSCTL_CONF, TTYS, XL_CONF, dom0_commands, parse_dom0_sections
 from facts.sections import Section, composite_command, split_sections
 
 OUT = Path(__file__).resolve().parents[1] / "fixtures" / "outputs"
@@ -87,7 +87,7 @@ def read_output(**overrides: Section) -> dict[str, Section]:
         f"file:{LOADER_CONF}": Section("file\n" + b'xen_kernel="/boot/xen"'.hex(" "), 0),  # no final newline
         f"file:{TTYS}": Section("absent\n", 0),
     }
-    for path in (RC_CONF, SYSCTL_CONF, LOGIN_CONF, XL_CONF, MENU_RC_LOCAL):
+    for path in (RC_CONF, SYSCTL_CONF, LOGIN_CONF, XL_CONF, MENU_RC_LOCAL, AUTOSTART_SCRIPT):
         sections[f"file:{path}"] = Section("file\n", 0)  # empty files
     sections.update(overrides)
     return sections
