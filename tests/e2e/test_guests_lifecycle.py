@@ -2,8 +2,9 @@
 deploys/guests.py end to end over real SSH: the FreeBSD Handbook's example
 guest (1 GiB, 2 vCPUs, 20 GB zvol, FreeBSD ISO, bridge0 vif, VNC, serial pty,
 tablet) from nothing to running, to installed, through a Dom0 reboot, resized
-live, stopped, absent with its disk kept, then with destroy_disks; a second run
-after each step changes nothing. Every config the deploy writes is parsed by
+live, stopped, absent with its disk kept, then with destroy_disks; each first
+run succeeds although a shut-down domain lingers 2 s before it is gone (as
+xl(1) allows), and a second run after each step changes nothing. Every config the deploy writes is parsed by
 Xen's own libxlutil.
 """
 
@@ -62,6 +63,10 @@ def dom0(tmp_path_factory):
     fleet.add("xen1", "freebsd14")
     fleet.mirror_add(ISO_URL, ISO)
     fleet.start()
+    # As xl(1) says: a shut-down domain lingers (name and disks taken) until it is
+    # destroyed; 2 s is longer than any gap between two of the deploy's commands,
+    # so a restart or a zfs destroy that does not wait for it fails its first run.
+    fleet.set_xen_timing("xen1", linger_seconds=2)
     inventory = tmp_path_factory.mktemp("inventory") / "inventory.py"
     fleet.write_inventory(inventory, {"xen1": DOM0})
     run = pyinfra(inventory, "deploys/dom0.py")
@@ -178,6 +183,18 @@ def test_8_absent_with_destroy_disks(dom0):
     fleet, _ = dom0
     deploy(dom0, handbook_guest(installed=True, state="absent", destroy_disks=True))
     assert not fleet.hosts["xen1"].exists(f"/dev/zvol/{ZVOL}")
+
+
+def test_8b_absent_with_destroy_disks_in_one_run_while_it_runs(dom0):
+    fleet, _ = dom0
+    scratch = handbook_guest(name="scratch", type="pvh", disks=[{"zvol": "zroot/xen/scratch-disk0", "size": "1G"}],
+                             cdrom=None, vnc=None, serial=None, usbdevice=None, installed=True)
+    deploy(dom0, scratch)
+    assert xl_domain(fleet, "scratch") is not None
+    # one run: shut down (it lingers 2 s), then zfs destroy its volume, which is busy until it is gone
+    deploy(dom0, {**scratch, "state": "absent", "destroy_disks": True})
+    assert xl_domain(fleet, "scratch") is None
+    assert not fleet.hosts["xen1"].exists("/dev/zvol/zroot/xen/scratch-disk0")
 
 
 def test_9_a_bad_download_leaves_no_file_and_stops_nothing_else(dom0):

@@ -196,8 +196,11 @@ def test_3_one_hung_guest_costs_the_others_nothing(dom0):
     deploy_guests(fleet, inventory)  # scratch runs again
     assert "scratch" in domains(fleet)
     host = fleet.hosts["xen1"]
-    host.write("/.sim/xen/domains/web/ignores_shutdown", "1\n")
-    took = shutdown_r_now(fleet)
+    fleet.guest_behaviour("xen1", "web", "unresponsive")
+    try:
+        took = shutdown_r_now(fleet)
+    finally:
+        fleet.guest_behaviour("xen1", "web", "auto")
     assert ends(fleet) == {"db": "shutdown", "scratch": "shutdown", "web": "destroy"}
     # bounded by one timeout, not one per guest
     assert took < SHUTDOWN_TIMEOUT + 30, took
