@@ -22,6 +22,7 @@ from pyinfra import host, logger
 from pyinfra.api import FunctionCommand, StringCommand, operation
 
 from facts.dom0 import (
+    AUTOSTART_SCRIPT,
     LOADER_CONF,
     LOGIN_CONF,
     MENU_RC_LOCAL,
@@ -34,7 +35,6 @@ from facts.dom0 import (
     Dom0State,
 )
 from facts.files import SYMLINK
-from facts.guests import AUTOSTART_SCRIPT
 from facts.logincap import set_login_capability
 from facts.rcfile import parse_rc_text
 from facts.ttys import ensure_tty
@@ -559,7 +559,7 @@ def reboot_plan_for(dom0: Dom0Host, spec: Dom0Spec) -> RebootGuestsPlan:
     """``reboot_guests_plan`` for this host's read and host data."""
 
     running = [domain.name for domain in dom0.domains or ()]
-    allow = bool(getattr(spec, "xen_reboot_stops_guests", False))
+    allow = spec.xen_reboot_stops_guests
     # Judged only when the read has the script (an older read does not).
     installed = dom0.file(AUTOSTART_SCRIPT) if AUTOSTART_SCRIPT in dom0.files else autostart_script()
     script_current = (installed or "").strip() == autostart_script().strip()

@@ -568,18 +568,12 @@ def init_shutdown_timeout(current: GuestsHost, seconds: int):
     /etc/sysctl.conf (what the next boot applies). Returns whether it acted.
     """
 
-    if SYSCTL_CONF not in current.files:
-        warn(
-            f"{INIT_SHUTDOWN_SYSCTL} is not checked: this read of the host has no {SYSCTL_CONF}; "
-            f"guests' shutdowns longer than {DEFAULT_INIT_SHUTDOWN_TIMEOUT}s may be cut at Dom0 shutdown",
-        )
-        return False
     old = current.file(SYSCTL_CONF) or ""
     persisted = _int_setting(parse_rc_text(old), INIT_SHUTDOWN_SYSCTL, DEFAULT_INIT_SHUTDOWN_TIMEOUT)
-    live = getattr(current, "init_shutdown_timeout", None)
+    live = current.init_shutdown_timeout
     acted = False
     if live is None or live < seconds:
-        # Unknown live value: the command itself never lowers a larger one.
+        # An unreadable live value: the command itself never lowers a larger one.
         acted = True
         yield StringCommand(raised_init_shutdown_command(seconds))
         yield record(lambda: setattr(current, "init_shutdown_timeout", seconds))

@@ -28,29 +28,14 @@ pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="the simulated hosts are chroots served by sshd: needs root"),
 ]
 
-# Pieces other engineers land in this session; each test needing one waits for it.
+# The simulator's record of how each domain ended (requested); the tests needing it wait for it.
 def _sim_records_domain_ends() -> bool:
     from simhost.host import SimHost
 
     return hasattr(SimHost, "domain_ends")
 
 
-def _guests_read_has_sysctl_conf() -> bool:
-    from facts.dom0 import SYSCTL_CONF
-    from facts.guests import guests_commands
-
-    return any(SYSCTL_CONF in key for key in guests_commands((), (), ()))
-
-
-def _spec_has_reboot_stops_guests() -> bool:
-    from spec.schema import Dom0Spec
-
-    return "xen_reboot_stops_guests" in Dom0Spec.model_fields
-
-
 needs_domain_ends = pytest.mark.skipif(not _sim_records_domain_ends(), reason="simhost does not record domain ends yet")
-needs_sysctl_conf = pytest.mark.skipif(not _guests_read_has_sysctl_conf(), reason="no sysctl.conf in GuestsState")
-needs_stops_guests = pytest.mark.skipif(not _spec_has_reboot_stops_guests(), reason="no xen_reboot_stops_guests yet")
 
 DOM0 = {"xen_dom0_mem": "4096M", "xen_dom0_max_vcpus": 2, "xen_bridge_members": ["em0"]}
 SHUTDOWN_TIMEOUT = 20
@@ -159,7 +144,15 @@ def assert_came_back_in_order_from_disk(fleet):
     assert "scratch" not in running
 
 
-@needs_sysctl_conf
+def assert_every_guest_asked_and_none_cut(fleet, guests=("db", "web", "scratch")):
+    """The console of the last rc.shutdown: each guest asked to shut down, none destroyed, nothing cut."""
+
+    console = fleet.hosts["xen1"].read("/.sim/state/rc.shutdown.log")
+    for name in guests:
+        assert f"Shutting down Xen guest {name}." in console, console
+    assert "destroying" not in console and "timeout expired" not in console, console
+
+
 def test_1_the_guests_shutdown_gets_the_time_it_needs_from_rc_and_from_init(dom0):
     fleet, _ = dom0
     host = fleet.hosts["xen1"]
@@ -180,6 +173,7 @@ def test_2_after_shutdown_r_now_autostart_guests_are_back_and_scratch_stayed_sto
     host = fleet.hosts["xen1"]
     assert host.sim_state()["last_power_via"] == "shutdown(8)"
     assert_came_back_in_order_from_disk(fleet)
+    assert_every_guest_asked_and_none_cut(fleet)
     assert "not found" not in host.read("/var/log/messages")
 
 
@@ -189,7 +183,6 @@ def test_2b_and_every_guest_was_shut_down_cleanly(dom0):
     assert ends(fleet) == {"db": "shutdown", "web": "shutdown", "scratch": "shutdown"}
 
 
-@needs_sysctl_conf
 def test_3_one_hung_guest_costs_the_others_nothing(dom0):
     fleet, inventory = dom0
     deploy_guests(fleet, inventory)  # scratch runs again
@@ -229,8 +222,6 @@ def test_4_a_deploy_reboot_that_would_leave_scratch_down_is_refused_before_anyth
     assert set(domains(fleet)) >= {"db", "web", "scratch"}
 
 
-@needs_domain_ends
-@needs_stops_guests
 def test_5_a_deploy_triggered_reboot_shuts_guests_down_and_brings_autostart_back(dom0):
     fleet, inventory = dom0
     host = fleet.hosts["xen1"]
@@ -243,8 +234,14 @@ def test_5_a_deploy_triggered_reboot_shuts_guests_down_and_brings_autostart_back
     assert "back by autostart, in this order: db, web; stay stopped: scratch" in run.output
     state = host.sim_state()
     assert state["boot_count"] == boots + 1 and state["last_power_via"] == "shutdown(8)"
-    assert ends(fleet) == {"db": "shutdown", "web": "shutdown", "scratch": "shutdown"}
     assert_came_back_in_order_from_disk(fleet)
+    assert_every_guest_asked_and_none_cut(fleet)
     again = pyinfra(inventory, "deploys/dom0.py")
     assert again.returncode == 0 and again.changed_operations() == {}, again.output[-3000:]
     assert "scratch" not in domains(fleet)
+
+
+@needs_domain_ends
+def test_5b_and_every_guest_was_shut_down_cleanly(dom0):
+    fleet, _ = dom0
+    assert ends(fleet) == {"db": "shutdown", "web": "shutdown", "scratch": "shutdown"}

@@ -52,8 +52,9 @@ def dom0(**changes) -> GuestsHost:
         volumes={},
         interfaces=("em0", "lo0", "bridge0"),
         rc_conf={},
-        files={"/etc/rc.conf": 'hostname="xen1"\n', "/usr/local/etc/rc.d/xendomains": None},
+        files={"/etc/rc.conf": 'hostname="xen1"\n', "/etc/sysctl.conf": None, "/usr/local/etc/rc.d/xendomains": None},
         media_sha256={},
+        init_shutdown_timeout=120,
     )
     return dataclasses.replace(state, **changes)
 
