@@ -222,6 +222,28 @@ def test_4_a_deploy_reboot_that_would_leave_scratch_down_is_refused_before_anyth
     assert set(domains(fleet)) >= {"db", "web", "scratch"}
 
 
+def test_4b_an_outdated_xendomains_is_not_counted_on_to_bring_guests_back(dom0):
+    from operations.guests import autostart_script
+
+    fleet, inventory = dom0
+    host = fleet.hosts["xen1"]
+    # only autostart guests run: without a working xendomains none of them would come back
+    assert host.run("xl destroy scratch").returncode == 0
+    script = "/usr/local/etc/rc.d/xendomains"
+    # what the previous version installed: bare xl, which /etc/rc cannot find
+    host.write(script, autostart_script().replace('XL="/usr/local/sbin/xl"', 'XL="xl"'), 0o555)
+    try:
+        before = host.read("/boot/loader.conf"), host.sim_state()["boot_count"]
+        fleet.write_inventory(inventory, {"xen1": {**DOM0, "xen_dom0_mem": "3072M"}})
+        run = pyinfra(inventory, "deploys/dom0.py")
+        assert run.returncode != 0
+        assert f"guests db, web run and {script} is missing or an older version" in run.output
+        assert (host.read("/boot/loader.conf"), host.sim_state()["boot_count"]) == before
+    finally:
+        host.write(script, autostart_script(), 0o555)
+    deploy_guests(fleet, inventory)  # scratch runs again
+
+
 def test_5_a_deploy_triggered_reboot_shuts_guests_down_and_brings_autostart_back(dom0):
     fleet, inventory = dom0
     host = fleet.hosts["xen1"]
