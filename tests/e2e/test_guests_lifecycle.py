@@ -164,6 +164,14 @@ def test_5_a_change_that_needs_a_restart_waits_for_permission(dom0):
     assert xl_domain(fleet)["domid"] != before
 
 
+def test_5b_the_host_wide_xen_restart_on_change_restarts_on_the_first_run_too(dom0):
+    fleet, _ = dom0
+    before = xl_domain(fleet)["domid"]
+    deploy(dom0, handbook_guest(installed=True, memory=2048, vcpus=3, maxvcpus=6), xen_restart_on_change=True)
+    assert xl_domain(fleet)["domid"] != before
+    assert xl_domain(fleet)["maxvcpus"] == "6"
+
+
 def test_6_stopped(dom0):
     fleet, _ = dom0
     deploy(dom0, handbook_guest(installed=True, state="stopped"))
