@@ -13,8 +13,10 @@ read, or ``"absent"``). On the host, with FreeBSD base tools only:
 3. the install refuses, naming the file, if the file no longer matches the
    basis (changed, gone, or appeared since the read) or is not a regular file;
    otherwise it keeps the admin's original once as ``<file>.orig`` (never
-   overwritten later) and the previous version as ``<file>.bak``, then chmods
-   the staged copy and renames it over the file.
+   overwritten later) and the previous version as ``<file>.bak`` (both copied
+   inside the staging directory, then put in place with ``ln`` and ``mv``, so
+   a cut run never leaves half a backup), then chmods the staged copy and
+   renames it over the file.
 
 Files holding a secret are written with ``backup=False``: no copies at all.
 
