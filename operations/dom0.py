@@ -501,8 +501,12 @@ class RebootGuestsPlan:
     def summary(self) -> str:
         if not self.stopped:
             return "no guest runs"
-        how = "lose power (xendomains is not enabled)" if self.lose_power else "are shut down cleanly by xendomains"
-        parts = [f"guests {', '.join(self.stopped)} {how}"]
+        one = len(self.stopped) == 1
+        if self.lose_power:
+            how = ("loses" if one else "lose") + " power (no xendomains to stop it)"
+        else:
+            how = ("is" if one else "are") + " shut down cleanly by xendomains"
+        parts = [f"{'guest' if one else 'guests'} {', '.join(self.stopped)} {how}"]
         if self.come_back:
             parts.append(f"back by autostart, in this order: {', '.join(self.come_back)}")
         if self.stay_stopped:
@@ -514,11 +518,16 @@ def _rc_yes(value: str) -> bool:
     return value.strip().lower() in ("yes", "true", "on", "1")
 
 
+def _guests_run(names: tuple[str, ...]) -> str:
+    return f"guest {names[0]} runs" if len(names) == 1 else f"guests {', '.join(names)} run"
+
+
 def reboot_guests_plan(
     running: list[str],
     rc_conf: dict[str, str],
     allow_stopping: bool,
     script_current: bool = True,
+    script_installed: bool = True,
 ) -> RebootGuestsPlan:
     """
     From the running domains and rc.conf (``xendomains_enable``,
@@ -527,7 +536,7 @@ def reboot_guests_plan(
     refuses the reboot unless ``allow_stopping`` (host data
     ``xen_reboot_stops_guests``). With ``script_current`` false (the installed
     xendomains is missing, or an older one that cannot start guests at boot)
-    no guest comes back.
+    no guest comes back; without ``script_installed`` none is shut down either.
     """
 
     guests = tuple(name for name in running if name != "Domain-0")
@@ -535,22 +544,19 @@ def reboot_guests_plan(
     listed = rc_conf.get("xendomains_list", "").split() if enabled and script_current else []
     come_back = tuple(name for name in listed if name in guests)
     stay_stopped = tuple(name for name in guests if name not in come_back)
-    lose_power = bool(guests) and not enabled
+    lose_power = bool(guests) and not (enabled and script_installed)
     refusal = None
     if stay_stopped and not allow_stopping:
-        if lose_power:
-            why = "xendomains is not enabled, so they would lose power and not come back"
-        elif not script_current:
-            why = (
-                f"{AUTOSTART_SCRIPT} is missing or an older version that cannot start guests at boot "
-                "(run deploys/guests.py first), so they would not come back"
-            )
+        if not script_current:
+            why = f"{AUTOSTART_SCRIPT} is missing or an older version that cannot start guests at boot"
+        elif lose_power:
+            why = "xendomains is not enabled: they would lose power"
         else:
-            why = "they are not in xendomains_list, so they would not come back"
+            why = "not in xendomains_list"
         refusal = (
-            f"refusing to reboot: guests {', '.join(stay_stopped)} run and {why}; give them "
-            '"autostart": True (deploys/guests.py), stop them, set xen_reboot: False to reboot later '
-            "yourself, or set xen_reboot_stops_guests: True to let the reboot stop them"
+            f"refusing to reboot: {_guests_run(stay_stopped)} and would not come back ({why}); run "
+            'deploys/guests.py with "autostart": True for them, stop them, set xen_reboot: False to reboot '
+            "later yourself, or set xen_reboot_stops_guests: True to let the reboot stop them"
         )
     return RebootGuestsPlan(guests, come_back, stay_stopped, lose_power, refusal)
 
@@ -560,10 +566,10 @@ def reboot_plan_for(dom0: Dom0Host, spec: Dom0Spec) -> RebootGuestsPlan:
 
     running = [domain.name for domain in dom0.domains or ()]
     allow = spec.xen_reboot_stops_guests
-    # Judged only when the read has the script (an older read does not).
-    installed = dom0.file(AUTOSTART_SCRIPT) if AUTOSTART_SCRIPT in dom0.files else autostart_script()
+    installed = dom0.file(AUTOSTART_SCRIPT)
     script_current = (installed or "").strip() == autostart_script().strip()
-    return reboot_guests_plan(running, parse_rc_text(dom0.file(RC_CONF) or ""), allow, script_current)
+    rc_conf = parse_rc_text(dom0.file(RC_CONF) or "")
+    return reboot_guests_plan(running, rc_conf, allow, script_current, script_installed=installed is not None)
 
 
 def refuse(message: str) -> FunctionCommand:

@@ -231,10 +231,10 @@ AUTOSTART_RC = 'xendomains_enable="YES"\nxendomains_list="db web"\n'
         ([], AUTOSTART_RC, False, (), (), (), None),
         (["web", "db"], AUTOSTART_RC, False, ("web", "db"), ("db", "web"), (), None),
         (["web", "db", "scratch"], AUTOSTART_RC, False, ("web", "db", "scratch"), ("db", "web"), ("scratch",),
-         "guests scratch run and they are not in xendomains_list"),
+         "guest scratch runs and would not come back (not in xendomains_list)"),
         (["web", "db", "scratch"], AUTOSTART_RC, True, ("web", "db", "scratch"), ("db", "web"), ("scratch",), None),
         (["web"], 'xendomains_enable="NO"\nxendomains_list="web"\n', False, ("web",), (), ("web",),
-         "xendomains is not enabled, so they would lose power"),
+         "guest web runs and would not come back (xendomains is not enabled: they would lose power)"),
         (["web"], "", False, ("web",), (), ("web",), "xendomains is not enabled"),
     ],
 )
@@ -251,9 +251,13 @@ def test_reboot_guests_plan(running, rc, allow, stopped, come_back, stay_stopped
 
 
 def dom0_with_guests(*names: str, rc: str = AUTOSTART_RC) -> Dom0Host:
+    from facts.dom0 import AUTOSTART_SCRIPT
+    from operations.guests import autostart_script
+
     host = converged_host()
     domains = [*host.domains, *(guest_domain(name, i + 1) for i, name in enumerate(names))]
-    return dataclasses.replace(host, domains=domains, files={**host.files, RC_CONF: host.file(RC_CONF) + rc})
+    files = {**host.files, RC_CONF: host.file(RC_CONF) + rc, AUTOSTART_SCRIPT: autostart_script()}
+    return dataclasses.replace(host, domains=domains, files=files)
 
 
 def test_a_reboot_says_which_guests_stop_and_which_come_back(monkeypatch):
@@ -365,3 +369,14 @@ def test_preflight_refuses_a_directory_where_a_managed_file_belongs_but_not_a_sy
     )
     linked = dataclasses.replace(host, files={**host.files, RC_CONF: FileRead(RC_CONF, SYMLINK, b'hostname="x"\n')})
     assert dom0.preflight_problems(linked, SPEC) == []
+
+
+def test_without_the_xendomains_script_the_guests_lose_power():
+    from facts.dom0 import AUTOSTART_SCRIPT
+
+    spec = validate_dom0("x", {"xen_bridge_members": ["em0"], "xen_reboot_stops_guests": True})
+    host = dom0_with_guests("web")
+    missing = dataclasses.replace(host, files={**host.files, AUTOSTART_SCRIPT: None})
+    plan = dom0.reboot_plan_for(missing, spec)
+    assert plan.lose_power and plan.refusal is None
+    assert plan.summary() == "guest web loses power (no xendomains to stop it); stay stopped: web"
