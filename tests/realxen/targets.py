@@ -1,0 +1,85 @@
+"""
+The two Dom0s the scenario runs on: the real Xen in a QEMU VM, and simhost's
+simulated FreeBSD Dom0 (set up as tests/e2e/test_simhost_guests.py does).
+"""
+
+from __future__ import annotations
+
+import shlex
+import time
+from types import SimpleNamespace
+
+from .vm import RealXenVM, Result
+
+
+class RealTarget:
+    label = "real Xen 4.17 (QEMU TCG, Debian Dom0)"
+
+    def __init__(self, vm: RealXenVM):
+        self.vm = vm
+
+    def run(self, command: str, timeout: float = 300) -> Result:
+        return self.vm.run(command, timeout=timeout)
+
+    def put(self, path: str, text: str) -> None:
+        self.vm.put(path, text)
+
+    def prepare(self, guests) -> None:
+        self.vm.run("mkdir -p /vm /usr/local/etc/xen")
+
+    def wait_guest_up(self, name: str, timeout: float = 300) -> None:
+        """Linux writes control/feature-poweroff once it listens for shutdown requests (drivers/xen/manage.c)."""
+
+        q = shlex.quote(name)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            res = self.vm.run(f"xenstore-read /local/domain/$(xl domid {q})/control/feature-poweroff")
+            if res.rc == 0 and res.stdout.strip() == "1":
+                time.sleep(2)  # its init (which runs /sbin/poweroff) is up a moment later
+                return
+            time.sleep(3)
+        print(f"realxen: guest {name} did not come up within {timeout:.0f}s", flush=True)
+
+
+class SimTarget:
+    label = "simhost (simulated FreeBSD 14 Dom0, xen-tools 4.19.1)"
+
+    def __init__(self, host, fleet):
+        self.host = host
+        self.fleet = fleet
+
+    def run(self, command: str, timeout: float = 300) -> Result:
+        res = self.host.run(command, timeout=timeout)
+        return Result(res.returncode, res.stdout, res.stderr)
+
+    def put(self, path: str, text: str) -> None:
+        self.host.write(path, text)
+
+    def prepare(self, guests) -> None:
+        self.host.run("mkdir -p /vm /root/guest /usr/local/etc/xen")
+        self.host.write("/root/guest/vmlinuz", "Linux kernel (stands in for Debian's vmlinuz)\n")
+        self.host.write("/root/guest/initrd.gz", "initramfs (stands in for image.py's guest.cpio.gz)\n")
+        # The real guest ignores the request because its kernel command line says so (image.py).
+        self.fleet.guest_behaviour(None, "rxstubborn", "unresponsive")
+
+    def wait_guest_up(self, name: str, timeout: float = 300) -> None:
+        return None
+
+
+def start_sim_fleet():
+    """One simulated Dom0 as deploys/dom0.py leaves it (tests/e2e/test_simhost_guests.py's dom0 fixture)."""
+
+    from simhost import Fleet
+    from simhost.fleet import cleanup_stale
+    from tests.e2e.test_simhost_guests import make_xen_dom0
+
+    cleanup_stale()
+    fleet = Fleet()
+    host = fleet.add("xen1", "freebsd14")
+    fleet.start()
+    make_xen_dom0(host)
+    fleet.power_cycle("xen1")
+    if host.sim_state()["kernel"] != "xen":
+        fleet.stop()
+        raise RuntimeError("the simulated Dom0 did not boot Xen")
+    return SimpleNamespace(fleet=fleet, host=host)
