@@ -141,12 +141,47 @@ class SimHost:
             proc.wait()
 
     def power_off_guests(self) -> None:
-        """The power goes: every Xen guest dies with the machine (no graceful anything)."""
+        """The power goes: every Xen guest dies with the machine (no graceful anything).
+        Each end goes to /.sim/xen/ended: "poweroff", or "shutdown" for a guest that had
+        completed its shutdown and only lingered (see domain_ends())."""
         base = self.path("/.sim/xen/domains")
-        if base.is_dir():
-            for d in base.iterdir():
-                if d.name != "Domain-0":
-                    shutil.rmtree(d, ignore_errors=True)
+        if not base.is_dir():
+            return
+        now_ms = int(time.time() * 1000)
+        ends = []
+        for d in sorted(base.iterdir()):
+            if d.name == "Domain-0" or not d.is_dir():
+                continue
+            try:
+                domid = (d / "domid").read_text().strip()
+            except OSError:
+                domid = ""
+            if domid:
+                try:
+                    done = int((d / "shutdown_at_ms").read_text()) <= now_ms
+                except (OSError, ValueError):
+                    done = False
+                ends.append(f"{now_ms} {d.name} {domid} {'shutdown' if done else 'poweroff'}\n")
+            shutil.rmtree(d, ignore_errors=True)
+        if ends:
+            with open(self.path("/.sim/xen/ended"), "a") as f:
+                f.writelines(ends)
+
+    def domain_ends(self) -> list[dict]:
+        """How each guest domain went away, oldest first (kept across reboots): dicts with
+        name, domid, how ("shutdown": it completed a shutdown, then was destroyed;
+        "destroy": xl destroy; "migrated": it left by xl migrate; "poweroff": it died
+        with the Dom0's power) and ms (epoch milliseconds)."""
+        try:
+            text = self.read("/.sim/xen/ended")
+        except FileNotFoundError:
+            return []
+        ends = []
+        for line in text.splitlines():
+            parts = line.split()
+            if len(parts) == 4:
+                ends.append({"ms": int(parts[0]), "name": parts[1], "domid": int(parts[2]), "how": parts[3]})
+        return ends
 
     def take_power_request(self) -> tuple[str, str] | None:
         """Return and clear what reboot(8)/shutdown(8) asked for: (action, via) with action

@@ -274,6 +274,7 @@ def test_xl_create_needs_unlimited_wired_memory(sim_fleet):
     sh.ok("sed -i '' -e 's/:memorylocked=64K:/:memorylocked=unlimited:/' /etc/login.conf")
     assert create()[0] == 1  # edited but not compiled
     sh.ok("cap_mkdb /etc/login.conf")
+    sh.ok("mkdir -p /var/log/xen")  # the Handbook's step: the domain's xl daemon logs there
     rc, out, err = create()
     assert rc == 0, err
     assert sh.ok("xl list g1").splitlines()[1].split()[:5] == ["g1", "1", "1024", "2", "-b----"]

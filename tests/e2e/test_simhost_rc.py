@@ -44,6 +44,7 @@ def make_xen_dom0(host) -> None:
                'cloned_interfaces="bridge0"\nifconfig_bridge0="addm em0 up"\n')
     host.write("/etc/login.conf", host.read("/etc/login.conf").replace(":memorylocked=64K:", ":memorylocked=unlimited:"))
     host.write("/etc/sysctl.conf", "vm.max_user_wired=-1\n")
+    host.path("/var/log/xen").mkdir(mode=0o755, exist_ok=True)  # the Handbook's step: xl's daemons log there
     assert host.run("cap_mkdb /etc/login.conf").returncode == 0
 
 

@@ -43,6 +43,7 @@ def make_xen_dom0(host, packages: str = "xen-kernel xen-tools") -> None:
                'cloned_interfaces="bridge0"\nifconfig_bridge0="addm em0 up"\n')
     host.write("/etc/login.conf", host.read("/etc/login.conf").replace(":memorylocked=64K:", ":memorylocked=unlimited:"))
     host.write("/etc/sysctl.conf", "vm.max_user_wired=-1\n")
+    host.path("/var/log/xen").mkdir(mode=0o755, exist_ok=True)  # the Handbook's step: xl's daemons log there
     assert host.run("cap_mkdb /etc/login.conf").returncode == 0
 
 
@@ -280,3 +281,54 @@ def test_list_and_domid_messages(dom0, host):
     assert res.stderr == "'xl domid' requires at least 1 argument.\n\n"
     assert res.stdout == "Usage: xl [-vtT] domid <DomainName>\n\nConvert a domain name to domain id.\n\n"
     assert sh(host, "xl shutdown -x one", rc=2).stderr == "option `x' not supported.\n"
+
+
+# -- the xl daemon's log and how each domain ended ----------------------------------------------------
+
+def test_the_xl_daemon_logs_each_end_and_the_simulator_records_it(dom0, host):
+    cfg = new_guest(host, "logd")
+    dom0.guest_behaviour("xen1", "logd", shutdown_seconds=0.2, linger_seconds=0.2)
+    before = len(host.domain_ends())
+    # a clean shutdown
+    sh(host, f"xl create {cfg}")
+    id1 = sh(host, "xl domid logd").stdout.strip()
+    sh(host, "xl shutdown -w -w logd")
+    assert host.read("/var/log/xen/xl-logd.log") == (
+        f"Waiting for domain logd (domid {id1}) to die [pid "
+        + host.read("/var/log/xen/xl-logd.log").split("[pid ", 1)[1].split("]", 1)[0] + "]\n"
+        f"Domain {id1} has shut down, reason code 0 0x0\n"
+        "Action for shutdown reason code 0 is destroy\n"
+        f"Domain {id1} needs to be cleaned up: destroying the domain\n"
+        "Done. Exiting now\n")
+    # a destroy: a new log, the old one rotated to .1
+    sh(host, f"xl create {cfg}")
+    id2 = sh(host, "xl domid logd").stdout.strip()
+    sh(host, "xl destroy logd")
+    assert host.read("/var/log/xen/xl-logd.log").endswith(f"Domain {id2} has been destroyed.\n")
+    assert host.read("/var/log/xen/xl-logd.log.1").endswith("Done. Exiting now\n")
+    # the Dom0's power goes: the daemon writes nothing more
+    sh(host, f"xl create {cfg}")
+    id3 = sh(host, "xl domid logd").stdout.strip()
+    dom0.power_cycle("xen1", via="reboot(8)")
+    assert host.read("/var/log/xen/xl-logd.log").splitlines() == [
+        f"Waiting for domain logd (domid {id3}) to die [pid " + host.read("/var/log/xen/xl-logd.log").split("[pid ", 1)[1]
+        .split("]", 1)[0] + "]"]
+    ends = [(e["name"], e["domid"], e["how"]) for e in host.domain_ends()[before:]]
+    assert ends == [("logd", int(id1), "shutdown"), ("logd", int(id2), "destroy"), ("logd", int(id3), "poweroff")]
+
+
+def test_xl_create_without_var_log_xen_fails_but_the_domain_runs(dom0, host):
+    cfg = new_guest(host, "nolog")
+    host.run("mv /var/log/xen /var/log/xen.away")
+    try:
+        res = sh(host, f"xl create {cfg}", rc=1)
+        assert res.stderr.splitlines()[1:] == [
+            "xl: fatal error: xl_utils.c:277: No such file or directory: "
+            "logfile = open(fullname, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)",
+            res.stderr.splitlines()[2],
+        ]
+        assert res.stderr.splitlines()[2].startswith("libxl: error: libxl_exec.c:117:libxl_report_child_exitstatus: "
+                                                    "domain monitoring daemonizing child [")
+        assert state_of(host, "nolog") == "-b----"  # created all the same
+    finally:
+        host.run("rm -rf /var/log/xen; mv /var/log/xen.away /var/log/xen")

@@ -55,6 +55,7 @@ def host():
         h.write("/etc/rc.conf", h.read("/etc/rc.conf") + 'xencommons_enable="YES"\n')
         h.write("/etc/login.conf", h.read("/etc/login.conf").replace(":memorylocked=64K:", ":memorylocked=unlimited:"))
         h.write("/etc/sysctl.conf", "vm.max_user_wired=-1\n")
+        h.path("/var/log/xen").mkdir(mode=0o755, exist_ok=True)
         assert h.run("cap_mkdb /etc/login.conf").returncode == 0
         fleet.power_cycle("xen1")
         assert h.sim_state()["kernel"] == "xen"
