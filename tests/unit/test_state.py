@@ -137,3 +137,17 @@ def test_the_cache_holds_nothing_for_a_host_it_never_read():
     with fake_host() as host:
         cache.forget_state(host)
         cache.forget_state(None)
+
+
+def test_a_failed_read_of_another_dom0_stops_the_host_that_needed_it(monkeypatch):
+    inventory = Inventory((["xen1", "xen2", "xen3"], {}))
+    state = State(inventory, Config())
+    xen1, xen2 = inventory.get_host("xen1"), inventory.get_host("xen2")
+    state.activated_hosts = set(inventory)
+    state.active_hosts = set(inventory)
+    monkeypatch.setattr(xen2, "get_fact", lambda fact_cls, **kwargs: None)
+    with ctx_state.use(state), ctx_host.use(xen1):
+        with pytest.raises(HostStopped):
+            read_state(xen2, Dom0Read)  # xen1 plans a migration to xen2, say
+    assert {xen1, xen2} <= state.failed_hosts
+    assert inventory.get_host("xen3") not in state.failed_hosts
