@@ -99,11 +99,11 @@ def install_command(path: str, mode: str, basis: str, backup: bool = True, nonce
         f"if [ -L {target} ]; then refuse 'it is a symbolic link'; fi",
     ]
     if basis == ABSENT:
-        lines.append(f"if [ -e {target} ]; then refuse 'it did not exist when it was read, and now it does'; fi")
+        lines.append(f"if [ -e {target} ]; then refuse 'it did not exist when it was read, and now it does (run the deploy again)'; fi")
     else:
         lines += [
-            f"[ -f {target} ] || refuse 'it is gone, or no longer a regular file, since it was read'",
-            f"[ \"$(sha256 -q {target})\" = {basis} ] || refuse 'it changed since it was read'",
+            f"[ -f {target} ] || refuse 'it is gone, or no longer a regular file, since it was read (run the deploy again)'",
+            f"[ \"$(sha256 -q {target})\" = {basis} ] || refuse 'it changed since it was read (run the deploy again: it reads the file afresh)'",
         ]
         if backup:
             for copy in (original_path(path), backup_path(path)):
