@@ -21,8 +21,6 @@ from .files import FileRead, file_section, parse_file_section, read_file_command
 from .rcfile import parse_rc_text
 from .sections import ReadError, Section, composite_command, split_sections
 from .xl import (
-    REDACT_PASSWORDS,  # noqa: F401 (re-exported)
-    REDACTED,  # noqa: F401 (re-exported)
     XL_INFO_COMMAND,
     XL_LIST_COMMAND,
     XlDomain,
