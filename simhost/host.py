@@ -119,7 +119,9 @@ class SimHost:
 
     def boot(self) -> None:
         """Power-on: loader, Xen or not, kernel, rc.  sshd must be (re)started by the caller."""
-        res = self.run("/bin/sh /.sim/lib/boot")
+        # No tight limit: rc.d scripts may take their time, as on a real boot
+        # (xendomains_delay between guests, for one).
+        res = self.run("/bin/sh /.sim/lib/boot", timeout=900)
         if res.returncode != 0:
             raise RuntimeError(f"{self.name}: boot script failed: {res.stderr}")
 
