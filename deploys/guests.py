@@ -17,13 +17,13 @@ from operations.plan import plan_guests
 from operations.steps import Step, run_steps
 from pyinfra import host, inventory, logger
 
-from deploys.support import host_spec, stop_this_host
+from deploys.support import fleet_check, host_spec, stop_this_host
 
 spec = host_spec().guests
 declared = spec.xen_guests
 read = guests.GuestsRead.for_guests(declared)
 current = guests.guests_state(read)
-fleet = migrate.Fleet.from_inventory(inventory)
+fleet = migrate.Fleet.from_inventory(inventory, fleet_check())
 plan = plan_guests(fleet, host.name, declared, current)
 arriving = plan.arriving
 

@@ -11,7 +11,7 @@ next ``deploys/guests.py`` run will move it back to where it is declared.
 from operations import guests, migrate
 from pyinfra import host, inventory, logger
 
-from deploys.support import host_spec, stop_this_host
+from deploys.support import fleet_check, host_spec, stop_this_host
 
 guest_name = host.data.get("migrate_guest")
 target_name = host.data.get("migrate_to")
@@ -19,7 +19,7 @@ target_name = host.data.get("migrate_to")
 if not guest_name or not target_name:
     stop_this_host(["give both --data migrate_guest=<guest> and --data migrate_to=<inventory host>"], "migrate")
 else:
-    fleet = migrate.Fleet.from_inventory(inventory)
+    fleet = migrate.Fleet.from_inventory(inventory, fleet_check())
     target = fleet.dom0s.get(target_name)
     declared = host_spec().guests.xen_guests
     read = guests.GuestsRead.for_guests(declared)

@@ -16,7 +16,6 @@ free memory, and A's SSH access to B.
 
 from __future__ import annotations
 
-import shlex
 from dataclasses import dataclass
 from typing import Any
 from weakref import WeakKeyDictionary
@@ -26,8 +25,8 @@ from pyinfra.api import operation
 
 from facts.guests import GuestsHost, config_path
 from spec.guest import GuestSpec
-from spec.inventory import validate_host
-from spec.schema import InventoryError
+from spec.inventory import FleetCheck, check_fleet
+from spec.transport import migrate_transport, transport_probe_argv
 
 from .commands import argv, shell_words
 from .state import changes_host, forget_afterwards, unproxied
@@ -52,8 +51,9 @@ class Dom0:
     name: str
     host: Any  # pyinfra Host
     guests: tuple[GuestSpec, ...]
-    address: str
+    address: str | None  # how other Dom0s reach it; None: see address_problem
     ssh_command: str
+    address_problem: str | None = None
 
     def read(self, arriving: GuestSpec | None = None):
         from .guests import GuestsRead
@@ -85,38 +85,40 @@ class Fleet:
     dom0s: dict[str, Dom0]
 
     @classmethod
-    def from_inventory(cls, inventory) -> "Fleet":
+    def from_inventory(cls, inventory, check: FleetCheck | None = None) -> "Fleet":
         """
-        Every Dom0 of the inventory, validated once per run: each host's deploy
-        asks for the whole fleet, which would otherwise cost hosts x hosts
-        validations.
+        Every Dom0 of the inventory, from the inventory's check (``check``, or
+        one made here), once per run: each host's deploy asks for the whole
+        fleet, which would otherwise cost hosts x hosts validations.
         """
 
         inventory = unproxied(inventory)
         fleet = _fleets.get(inventory)
         if fleet is None:
-            fleet = _fleets[inventory] = cls._validated(inventory)
+            check = check or check_fleet((other.name, other.data.dict()) for other in inventory)
+            fleet = _fleets[inventory] = cls._from_check(inventory, check)
         return fleet
 
     @classmethod
-    def _validated(cls, inventory) -> "Fleet":
+    def _from_check(cls, inventory, check: FleetCheck) -> "Fleet":
         dom0s = {}
         for other in inventory:
-            try:
-                spec = validate_host(other.name, other.data.dict())
-            except InventoryError:
+            spec = check.specs.get(other.name)
+            if spec is None:
                 # That host fails on its own, with its messages. Here it still
                 # counts as a Dom0 whose domains are read (a guest may run
                 # there), but it declares nothing, so nothing moves to it and
                 # no config of a guest it may declare is removed.
-                dom0s[other.name] = Dom0(name=other.name, host=other, guests=(), address=other.name, ssh_command="ssh")
+                dom0s[other.name] = Dom0(other.name, other, (), None, "ssh")
                 continue
+            try:
+                address = spec.guests.migration_address(other.name)
+            except ValueError as error:
+                address, address_problem = None, str(error)
+            else:
+                address_problem = None
             dom0s[other.name] = Dom0(
-                name=other.name,
-                host=other,
-                guests=tuple(spec.guests.xen_guests),
-                address=spec.guests.xen_migrate_address or other.name,
-                ssh_command=spec.guests.xen_migrate_ssh,
+                other.name, other, tuple(spec.guests.xen_guests), address, spec.guests.xen_migrate_ssh, address_problem,
             )
         return cls(dom0s)
 
@@ -234,17 +236,6 @@ def migration_problems(guest: GuestSpec, source: GuestsHost, target: GuestsHost,
     return problems
 
 
-def migration_transport(ssh_command: str) -> str:
-    """
-    The ``-s`` argument of ``xl migrate``: xl hands ``exec <it> <host> xl
-    migrate-receive`` to sh as one string, so sh splits it into words. Each
-    word is quoted here, so what sh runs is exactly the words of
-    ``xen_migrate_ssh`` (validation already refuses shell syntax in them).
-    """
-
-    return shell_words(*shlex.split(ssh_command))
-
-
 def ssh_probe_command(ssh_command: str, address: str) -> str:
     """
     The transport exactly as ``xl migrate`` will run it (xl_migrate.c: sh -c
@@ -253,8 +244,7 @@ def ssh_probe_command(ssh_command: str, address: str) -> str:
     here is what xl will reach it with.
     """
 
-    rune = f"exec {migration_transport(ssh_command)} {shlex.quote(address)} true"
-    return f"timeout {PROBE_SECONDS} sh -c {shlex.quote(rune)} </dev/null"
+    return f"timeout {PROBE_SECONDS} {shell_words(*transport_probe_argv(ssh_command, address))} </dev/null"
 
 
 PROBE_SECONDS = 30
@@ -275,6 +265,8 @@ def reachability_problem(source_host, target: Dom0, guest_name: str) -> str | No
 def move_problems(source_host, guest: GuestSpec, source: GuestsHost, target: Dom0) -> list[str]:
     """Every check before a live migration; the SSH probe runs only when the rest pass."""
 
+    if target.address is None:
+        return [f"guest {guest.name} cannot move to {target.name}: {target.address_problem}"]
     problems = migration_problems(guest, source, target.state(arriving=guest), target.name)
     if not problems:
         unreachable = reachability_problem(source_host, target, guest.name)
@@ -296,8 +288,7 @@ def live_migrate(guest_name: str, target: Dom0):
         migrate.live_migrate(guest_name="web", target=fleet.dom0s["xen2"])
     """
 
-    transport = ["-s", migration_transport(target.ssh_command)] if target.ssh_command != "ssh" else []
-    yield argv("xl", "migrate", *transport, guest_name, target.address)
+    yield argv("xl", "migrate", "-s", migrate_transport(target.ssh_command), guest_name, target.address)
     # The target has a new guest now: its next read must not come from the cache.
     yield forget_afterwards(target.host)
     yield argv("rm", "-f", config_path(guest_name))

@@ -6,6 +6,7 @@ import dataclasses
 import shlex
 
 from operations import migrate
+from spec.transport import migrate_transport
 from tests.opsupport import run_op
 from tests.unit.test_guest_ops import dom0, handbook_guest, live, running
 
@@ -77,7 +78,9 @@ def test_the_probe_runs_the_transport_exactly_as_xl_will():
     words = shlex.split(command)
     assert words[:3] == ["timeout", str(migrate.PROBE_SECONDS), "sh"]
     assert words[3] == "-c"
-    assert shlex.split(words[4]) == ["exec", "ssh", "-p", "2222", "xen2.example.org", "true"]
+    rune = shlex.split(words[4])
+    assert rune == ["exec", *shlex.split(migrate_transport("ssh -p 2222")), "xen2.example.org", "true"]
+    assert rune[1:4] == ["ssh", "-p", "2222"]
     assert command.endswith("</dev/null")
 
 
@@ -85,12 +88,18 @@ def test_a_transport_with_arguments_reaches_xl_as_one_argument(monkeypatch):
     target = FakeDom0("xen2", None, (), "xen2.example.org", "ssh -p 2222")
     [migrate_command, remove] = run_op(migrate.live_migrate, monkeypatch, migrate, "noop", None,
                                        guest_name="web", target=target)
-    assert shlex.split(migrate_command) == ["xl", "migrate", "-s", "ssh -p 2222", "web", "xen2.example.org"]
+    words = shlex.split(migrate_command)
+    assert words == ["xl", "migrate", "-s", migrate_transport("ssh -p 2222"), "web", "xen2.example.org"]
+    assert words[3].startswith("ssh -p 2222 ")
     assert remove == "rm -f /usr/local/etc/xen/web.cfg"
-    # the default transport is xl's own: no -s
-    plain = FakeDom0("xen2", None, (), "xen2", "ssh")
-    [command, _] = run_op(migrate.live_migrate, monkeypatch, migrate, "noop", None, guest_name="web", target=plain)
-    assert shlex.split(command) == ["xl", "migrate", "web", "xen2"]
+
+
+def test_a_dom0_whose_address_is_unusable_is_no_migration_target():
+    target = FakeDom0("xen 2", None, (), None, "ssh", "set xen_migrate_address")
+    guest = handbook_guest(installed=True)
+    assert migrate.move_problems(None, guest, running(guest), target) == [
+        "guest freebsd cannot move to xen 2: set xen_migrate_address",
+    ]
 
 
 def test_live_memory_not_the_declaration_decides_room_on_the_target():
