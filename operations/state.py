@@ -72,10 +72,12 @@ def read_state(host, fact_cls, **kwargs):
     per_host = _cache.setdefault(host, {})
     key = (fact_cls, tuple(sorted(kwargs.items())))
     if key not in per_host:
-        failed = ctx_state.get().failed_hosts
-        failed_before = host in failed
         value = host.get_fact(fact_cls, **kwargs)
-        if value is None or (host in failed and not failed_before):
+        # pyinfra hands back the fact's default, None, for a read that failed
+        # (and fails the host). Whether the host failed meanwhile says nothing
+        # about this read: its own deploy may have stopped it for its own
+        # reasons while this greenlet waited for the answer.
+        if value is None:
             _stop(host, fact_cls)
         per_host[key] = value
     return per_host[key]
