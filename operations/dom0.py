@@ -40,6 +40,7 @@ from facts.rcfile import parse_rc_text
 from facts.ttys import ensure_tty
 from spec.schema import Dom0Spec
 
+from .commands import argv
 from .files import write_if_changed
 from .guests import autostart_script
 from .rcfile import set_rc_values
@@ -151,7 +152,7 @@ def packages(spec: Dom0Spec):
         installed = ", ".join(f"{n}-{dom0.packages[n]}" for n in spec.release.packages)
         noop(f"Xen packages are installed: {installed}")
         return
-    yield StringCommand("pkg", "install", "-y", *missing)
+    yield argv("pkg", "install", "-y", *missing)
 
 
 @operation()
@@ -174,7 +175,7 @@ def wired_memory():
     changed = False
     if live not in WIRED_UNLIMITED:
         changed = True
-        yield StringCommand("sysctl", f"{name}=-1")
+        yield argv("sysctl", f"{name}=-1")
         yield record(lambda: dom0.sysctl.__setitem__(name, "-1"))
     new = set_rc_values(dom0.file(SYSCTL_CONF) or "", {name: "-1"}, remove=obsolete, quote=False)
     wrote = yield from write_if_changed(dom0, SYSCTL_CONF, new, f"already sets {name}=-1")
@@ -199,7 +200,7 @@ def login_class():
     new = set_login_capability(old, "default", "memorylocked", "unlimited")
     wrote = yield from write_if_changed(dom0, LOGIN_CONF, new, "default class has memorylocked=unlimited")
     if wrote or not dom0.login_db_fresh:
-        yield StringCommand("cap_mkdb", LOGIN_CONF)
+        yield argv("cap_mkdb", LOGIN_CONF)
         yield record(lambda: setattr(dom0, "login_db_fresh", True))
     else:
         noop(f"{LOGIN_CONF}.db is up to date")
@@ -266,8 +267,8 @@ def log_dir():
     if dom0.log_dir == ("Directory", "755"):
         noop(f"{XEN_LOG_DIR} is a 0755 directory")
         return
-    yield StringCommand("mkdir", "-p", XEN_LOG_DIR)
-    yield StringCommand("chmod", "755", XEN_LOG_DIR)
+    yield argv("mkdir", "-p", XEN_LOG_DIR)
+    yield argv("chmod", "755", XEN_LOG_DIR)
     yield record(lambda: setattr(dom0, "log_dir", ("Directory", "755")))
 
 

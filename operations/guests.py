@@ -220,10 +220,10 @@ def disks(guest: GuestSpec, read: GuestsRead, arriving_from: str | None = None):
             if volume is None:
                 sparse = ["-s"] if disk.sparse else []
                 acted = True
-                yield StringCommand("zfs", "create", "-p", *sparse, "-V", disk.size, "-o", "volmode=dev", disk.zvol)
+                yield argv("zfs", "create", "-p", *sparse, "-V", disk.size, "-o", "volmode=dev", disk.zvol)
             elif size_bytes(disk.size) > volume.volsize:
                 acted = True
-                yield StringCommand("zfs", "set", f"volsize={disk.size}", disk.zvol)
+                yield argv("zfs", "set", f"volsize={disk.size}", disk.zvol)
             else:
                 continue
             volume = ZfsVolume(disk.zvol, size_bytes(disk.size), volume.volmode if volume else "dev")
@@ -232,8 +232,8 @@ def disks(guest: GuestSpec, read: GuestsRead, arriving_from: str | None = None):
             info = current.paths.get(disk.file)
             if info is None or size_bytes(disk.size) > info.size:
                 acted = True
-                yield StringCommand("mkdir", "-p", posixpath.dirname(disk.file))
-                yield StringCommand("truncate", "-s", disk.size, disk.file)
+                yield argv("mkdir", "-p", posixpath.dirname(disk.file))
+                yield argv("truncate", "-s", disk.size, disk.file)
                 grown = PathInfo("Regular File", size_bytes(disk.size))
                 yield record(lambda path=disk.file, grown=grown: current.paths.__setitem__(path, grown))
     if not acted:
@@ -327,7 +327,7 @@ def config(guest: GuestSpec, read: GuestsRead, arriving_from: str | None = None)
         if current.modes.get(path) == mode:
             noop(f"guest {guest.name}: {path} is up to date")
             return
-        yield StringCommand("chmod", mode, path)
+        yield argv("chmod", mode, path)
     else:
         # No .bak: a previous config may hold a VNC password, and it is regenerated anyway.
         # Based on the checksum read (the content is never read: it may hold a password).
