@@ -116,7 +116,12 @@ mkdir -p /var/empty /run/sshd
 chmod 700 /root/.ssh
 /usr/sbin/sshd -f /etc/ssh/sshd_config
 echo "REALXEN-DOM0-READY"
-exec setsid sh -c 'exec sh </dev/hvc0 >/dev/hvc0 2>&1'
+# The console shell is not PID 1: every orphan (a backgrounded xl migrate,
+# xl's daemons) is reparented to PID 1, and busybox ash, interrupted by the
+# SIGCHLD of an unknown child while it reads its line, exits -- a PID 1 that
+# exits panics the kernel. So PID 1 only reaps.
+setsid sh -c 'exec sh </dev/hvc0 >/dev/hvc0 2>&1' &
+while :; do wait; sleep 1; done
 """
 
 # The shell side of the serial protocol (tests/realxen/vm.py): run a base64

@@ -28,6 +28,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+# An AMD CPU (TCG emulates SVM, not VMX) with nested paging: Xen then has HAP,
+# which PVH guests and their live migration (log-dirty) need: Debian builds Xen
+# without shadow paging (CONFIG_SHADOW_PAGING is not set), so without NPT
+# there is no log-dirty mode for any guest and xl migrate fails.
+CPU = "qemu64,+svm,+npt"
 B64_LINE = re.compile(r"^[A-Za-z0-9+/=]*$")
 # Xen's serial input ring (xen/drivers/char/console.c, SERIAL_RX_SIZE) is 128
 # characters: input is sent in small chunks so none is dropped.
@@ -84,7 +89,7 @@ class RealXenVM:
         linux_args = "console=hvc0 earlyprintk=xen quiet loglevel=1 " + " ".join(extra)
         cmd = [
             "nice", "-n", "10",
-            "qemu-system-x86_64", "-accel", "tcg", "-cpu", "qemu64,+svm",
+            "qemu-system-x86_64", "-accel", "tcg", "-cpu", CPU,
             "-m", str(self.memory_mib), "-smp", str(self.smp),
             "-nographic", "-monitor", "none", "-no-reboot",
             "-chardev", f"socket,id=s0,path={self.sock_path},server=on,wait=on",
