@@ -573,6 +573,18 @@ def reboot_plan_for(dom0: Dom0Host, spec: Dom0Spec) -> RebootGuestsPlan:
     return reboot_guests_plan(running, rc_conf, allow, script_current, script_installed=installed is not None)
 
 
+def shutdown_limit(dom0: Dom0Host) -> int:
+    """
+    Seconds init gives rc.shutdown at the reboot (kern.init_shutdown_timeout as
+    sysctl.conf sets it, 120 by default; below 2 means 120, as init(8) reads it):
+    the guests' shutdown can hold the reboot up that long.
+    """
+
+    value = parse_rc_text(dom0.file(SYSCTL_CONF) or "").get("kern.init_shutdown_timeout", "")
+    seconds = int(value) if value.strip().isdigit() else 120
+    return seconds if seconds >= 2 else 120
+
+
 def refuse(message: str) -> FunctionCommand:
     def refused(state, host) -> bool:
         host.log_styled(message, fg="red", log_func=logger.error)
@@ -591,7 +603,8 @@ def reboot_into_xen(spec: Dom0Spec, delay: int = 2, reboot_timeout: int = 900):
     (refused while a running guest would not come back by autostart, unless
     ``xen_reboot_stops_guests``); wait for the host, then check with ``xl
     list``/``xl info`` that Domain-0 runs with the configured memory and vCPUs
-    and the hypervisor offers hvm and hap.
+    and the hypervisor offers hvm and hap. The wait is ``reboot_timeout`` plus
+    the time init allows the guests' shutdown.
 
     .. code:: python
 
@@ -612,6 +625,6 @@ def reboot_into_xen(spec: Dom0Spec, delay: int = 2, reboot_timeout: int = 900):
         yield refuse(plan.refusal)
         return
     announce(f"rebooting ({REBOOT_COMMAND}): " + "; ".join(reasons) + f"; {plan.summary()}")
-    yield from reboot_commands(delay, reboot_timeout)
+    yield from reboot_commands(delay, reboot_timeout + shutdown_limit(dom0))
     yield verify_after_boot(spec)
 

@@ -380,3 +380,10 @@ def test_without_the_xendomains_script_the_guests_lose_power():
     plan = dom0.reboot_plan_for(missing, spec)
     assert plan.lose_power and plan.refusal is None
     assert plan.summary() == "guest web loses power (no xendomains to stop it); stay stopped: web"
+
+
+@pytest.mark.parametrize("sysctl_conf, limit", [("", 120), ("kern.init_shutdown_timeout=190\n", 190),
+                                                ("kern.init_shutdown_timeout = 1\n", 120)])
+def test_the_wait_for_the_host_includes_the_time_init_gives_the_guests_shutdown(sysctl_conf, limit):
+    host = dataclasses.replace(converged_host(), files={**converged_host().files, SYSCTL_CONF: sysctl_conf})
+    assert dom0.shutdown_limit(host) == limit
