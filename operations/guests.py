@@ -32,7 +32,8 @@ from facts.zfs import ZfsVolume
 from facts.rcfile import parse_rc_text
 from facts.dom0 import RC_CONF, SYSCTL_CONF
 from spec.guest import GuestSpec, size_bytes
-from spec.xlcfg import config_mode, render_xl_cfg
+from spec.versions import removed_xl_settings
+from spec.xlcfg import config_mode, render_xl_cfg, type_line
 
 from .commands import argv
 from .drift import Drift, guest_drift
@@ -124,6 +125,16 @@ def create_command(guest: GuestSpec) -> str:
 # Problems found before anything changes -----------------------------------------
 
 
+def running_xen(current: GuestsHost) -> tuple[int, int] | None:
+    """The (major, minor) of the Xen this Dom0 runs (``xl info``), or None when unknown."""
+
+    info = current.xen_info or {}
+    try:
+        return (int(info["xen_major"]), int(info["xen_minor"]))
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 def plan_problems(guests: list[GuestSpec], current: GuestsHost, arriving: frozenset[str] = frozenset()) -> list[str]:
     """
     What would make converging these guests fail half-way: checked up front so
@@ -136,15 +147,15 @@ def plan_problems(guests: list[GuestSpec], current: GuestsHost, arriving: frozen
         detail = current.xl_error.splitlines()[-1] if current.xl_error else "xl does not answer"
         problems.append(f"this host is not a running Xen Dom0 ({detail}): run deploys/dom0.py first")
         return problems
-    info = current.xen_info or {}
-    if wanted and (int(info.get("xen_major", 4) or 4), int(info.get("xen_minor", 99) or 0)) < (4, 10):
-        problems.append(
-            f"this Dom0 runs Xen {info.get('xen_major')}.{info.get('xen_minor')}, whose xl has no 'type' key "
-            "(added in 4.10): guests need Xen 4.11 or later, set xen_version and rerun deploys/dom0.py",
-        )
-        return problems
+    xen = running_xen(current)
     to_start_mib = 0
     for guest in wanted:
+        try:
+            type_line(guest, xen)
+        except ValueError as refused:
+            problems.append(str(refused))
+        for removed in removed_xl_settings(guest.extra, xen) if xen else ():
+            problems.append(f"guest {guest.name}: extra {removed} (this Dom0 runs Xen {xen[0]}.{xen[1]})")
         for index, vif in enumerate(guest.vifs):
             if vif.bridge not in current.interfaces:
                 problems.append(
@@ -320,7 +331,7 @@ def config(guest: GuestSpec, read: GuestsRead, arriving_from: str | None = None)
         return
     path = config_path(guest.name)
     present = current.config_sha256.get(path)
-    new = render_xl_cfg(guest)
+    new = render_xl_cfg(guest, xen=running_xen(current))
     digest = hashlib.sha256(new.encode()).hexdigest()
     mode = format(config_mode(guest), "o")
     if present == digest:

@@ -95,3 +95,30 @@ def xen_release(version: str | None) -> XenRelease:
 
 def is_xen_package(name: str) -> bool:
     return name.startswith(("xen-kernel", "xen-tools"))
+
+
+# xl.cfg settings that a Xen release removed: (key, value or None for any value,
+# the first Xen without it, why and what to write instead). From each release's
+# CHANGELOG.md and xl_parse.c.
+REMOVED_XL_SETTINGS: tuple[tuple[str, str | None, tuple[int, int], str], ...] = (
+    (
+        "device_model_version",
+        "qemu-xen-traditional",
+        (4, 21),
+        "Xen 4.21 removed qemu-xen-traditional (CHANGELOG: \"Support of qemu-traditional has been removed\"; "
+        "its xl answers 'Unknown device_model_version'): use \"qemu-xen\" or leave the key out",
+    ),
+)
+
+
+def removed_xl_settings(settings: dict[str, object], xen: tuple[int, int]) -> list[str]:
+    """
+    What in ``settings`` (xl.cfg keys and values) Xen ``xen`` (``(major, minor)``)
+    no longer accepts, each as "key = value: reason".
+    """
+
+    problems = []
+    for key, value, since, reason in REMOVED_XL_SETTINGS:
+        if key in settings and tuple(xen) >= since and (value is None or settings[key] == value):
+            problems.append(f"{key} = {settings[key]!r}: {reason}")
+    return problems

@@ -9,8 +9,11 @@ xl.cfg rendering: the content of /usr/local/etc/xen/<name>.cfg for one guest.
 
 Forms chosen (xl.cfg(5), xl-disk-configuration(5), xl-network-configuration(5)):
 
-* ``type = "hvm"``, never the deprecated ``builder``. (``type`` exists since Xen
-  4.10; a Xen 4.7 host would ignore it and build a PV guest.)
+* ``type = "hvm"``, never the deprecated ``builder``, on Xen 4.10 and later.
+  Xen 4.7's xl has no ``type`` key: it ignores it and builds a PV guest
+  (``Neither kernel nor bootloader specified``), so for a Dom0 before 4.10 an hvm
+  guest is written with ``builder = "hvm"``, a pv guest with neither (PV is the
+  default) and a pvh guest is refused (``type_line``).
 * disks in key=value form with ``target=`` last (it is the one field that may
   contain commas; our validation forbids them anyway); the cdrom only while
   installing, read-only with ``devtype=cdrom``.
@@ -58,6 +61,7 @@ __all__ = [
     "is_managed_config",
     "disk_specs",
     "render_xl_cfg",
+    "type_line",
     "vif_macs",
     "vif_specs",
 ]
@@ -192,8 +196,34 @@ def is_managed_config(text: str) -> bool:
     return first_line == MANAGED_MARKER or first_line in EARLIER_MARKERS
 
 
-def render_xl_cfg(guest: GuestSpec, *, redact_secrets: bool = False) -> str:
-    """The config file's text. ``redact_secrets`` masks passwords (for showing diffs)."""
+# The first Xen whose xl reads ``type`` (xl.cfg(5) of 4.10: "builder" deprecated).
+TYPE_KEY_SINCE = (4, 10)
+
+
+def type_line(guest: GuestSpec, xen: tuple[int, int] | None = None) -> tuple[str, str] | None:
+    """
+    The key and rendered value that give the guest its type under Xen ``xen``
+    (``(major, minor)``, ``None``: a current one), or None when the default (PV)
+    needs no key. Raises ``ValueError`` for a type that Xen cannot build.
+    """
+
+    if xen is None or tuple(xen) >= TYPE_KEY_SINCE:
+        return ("type", _quote(guest.type))
+    if guest.type == "hvm":
+        return ("builder", _quote("hvm"))
+    if guest.type == "pv":
+        return None
+    raise ValueError(
+        f"guest {guest.name}: type {guest.type!r} needs Xen 4.10 or later (this Dom0 runs Xen "
+        f"{xen[0]}.{xen[1]}, whose xl has no type key and no PVH guests): use type 'hvm' or 'pv'",
+    )
+
+
+def render_xl_cfg(guest: GuestSpec, *, redact_secrets: bool = False, xen: tuple[int, int] | None = None) -> str:
+    """
+    The config file's text for a Dom0 running Xen ``xen`` (``(major, minor)``;
+    ``None``: 4.10 or later). ``redact_secrets`` masks passwords (for showing diffs).
+    """
 
     lines = [MANAGED_MARKER]
 
@@ -201,7 +231,9 @@ def render_xl_cfg(guest: GuestSpec, *, redact_secrets: bool = False) -> str:
         lines.append(f"{key} = {rendered}")
 
     put("name", _quote(guest.name))
-    put("type", _quote(guest.type))
+    typed = type_line(guest, xen)
+    if typed is not None:
+        put(*typed)
     put("memory", str(guest.memory))
     if guest.maxmem is not None:
         put("maxmem", str(guest.maxmem))

@@ -368,3 +368,33 @@ def test_guest_operations_record_their_effect(monkeypatch):
     for op in (guests.disks, guests.install_media, guests.config):
         assert commands(op, current, monkeypatch, guest=guest) == [], op
     assert current.domain("freebsd").mem_mib == 1024
+
+
+# Every era: the running Xen decides how a guest's type is written and which keys it still takes.
+
+XEN_47 = {"free_memory": 8000, "xen_major": 4, "xen_minor": 7}
+XEN_421 = {"free_memory": 8000, "xen_major": 4, "xen_minor": 21}
+
+
+def test_a_xen_47_dom0_runs_the_handbooks_guest_written_with_builder(monkeypatch):
+    guest = handbook_guest()
+    current = dom0(xen_info=XEN_47)
+    assert guests.plan_problems([guest], current) == []
+    [_, upload, _] = commands(guests.config, current, monkeypatch, guest=guest)
+    assert '\nbuilder = "hvm"\n' in upload and "\ntype = " not in upload
+
+
+def test_a_pvh_guest_on_xen_47_is_refused_before_anything_changes():
+    guest = handbook_guest(type="pvh", cdrom=None, vnc=None, serial=None, usbdevice=None)
+    [problem] = guests.plan_problems([guest], dom0(xen_info=XEN_47))
+    assert problem.startswith("guest freebsd: type 'pvh' needs Xen 4.10 or later (this Dom0 runs Xen 4.7")
+
+
+def test_a_key_value_that_xen_421_removed_is_refused_with_the_reason_there_only():
+    guest = handbook_guest(extra={"device_model_version": "qemu-xen-traditional"})
+    [problem] = guests.plan_problems([guest], dom0(xen_info=XEN_421))
+    assert problem.startswith("guest freebsd: extra device_model_version = 'qemu-xen-traditional': Xen 4.21 removed")
+    assert problem.endswith("(this Dom0 runs Xen 4.21)")
+    assert guests.plan_problems([guest], dom0()) == []  # 4.19 still has it
+    modern = handbook_guest(extra={"device_model_version": "qemu-xen"})
+    assert guests.plan_problems([modern], dom0(xen_info=XEN_421)) == []

@@ -351,3 +351,33 @@ def test_binding_getters_report_type_errors():
         with pytest.raises(KeyError):
             cfg.get_string("missing")
         assert cfg.get_string("memory") == "1024"
+
+
+# Xen 4.7 (the Handbook's era): xl_cmdimpl.c's parse_config_data reads only
+# "builder" (a prefix of "hvm" is HVM, anything else PV) and never "type".
+
+
+def test_xen_47_hvm_guest_is_written_with_builder_not_type():
+    text = render_xl_cfg(handbook_guest(), xen=(4, 7))
+    keys = top_level_keys(text)
+    assert "type" not in keys
+    with parsed(text) as cfg:
+        assert cfg.get_string("builder") == "hvm"
+
+
+def test_xen_47_pv_guest_needs_no_key_and_pvh_is_refused_with_the_reason():
+    pv = GuestSpec(name="pv", memory=512, vcpus=1, type="pv", extra={"kernel": "/boot/kernel/kernel"})
+    keys = top_level_keys(render_xl_cfg(pv, xen=(4, 7)))
+    assert "type" not in keys and "builder" not in keys
+    pvh = GuestSpec(name="pvh", memory=512, vcpus=1, type="pvh")
+    with pytest.raises(ValueError, match=r"guest pvh: type 'pvh' needs Xen 4.10 or later \(this Dom0 runs Xen 4.7"):
+        render_xl_cfg(pvh, xen=(4, 7))
+
+
+@pytest.mark.parametrize("xen", [None, (4, 10), (4, 11), (4, 21)])
+def test_xen_410_and_later_get_type(xen):
+    text = render_xl_cfg(handbook_guest(), xen=xen)
+    assert "builder" not in top_level_keys(text)
+    assert text == render_xl_cfg(handbook_guest())
+    with parsed(text) as cfg:
+        assert cfg.get_string("type") == "hvm"
