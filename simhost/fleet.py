@@ -312,21 +312,24 @@ class Fleet:
         return len(victims)
 
     def guest_behaviour(self, host: str | None, guest: str, behaviour: str | None = None, *,
-                        shutdown_seconds: float | None = None, linger_seconds: float | None = None) -> None:
+                        shutdown_seconds: float | None = None, linger_seconds: float | None = None,
+                        balloon_seconds: float | None = None) -> None:
         """How guest `guest` answers `xl shutdown` on Dom0 `host` (None: on every host, so it
         keeps its behaviour when it migrates): "pv", "acpi", "unresponsive" or "auto"; see
         SimHost.guest_behaviour.  E.g. fleet.guest_behaviour("xen1", "web", "unresponsive")."""
         for n, h in self.hosts.items():
             if host is None or n == host:
-                h.guest_behaviour(guest, behaviour, shutdown_seconds=shutdown_seconds, linger_seconds=linger_seconds)
+                h.guest_behaviour(guest, behaviour, shutdown_seconds=shutdown_seconds, linger_seconds=linger_seconds,
+                                  balloon_seconds=balloon_seconds)
 
     def set_xen_timing(self, host: str | None = None, *, shutdown_seconds: float | None = None,
-                       linger_seconds: float | None = None) -> None:
-        """Host defaults (None: every host) for how long guests take to shut down (1 s) and
-        how long they linger shut down before their xl daemon destroys them (0.3 s)."""
+                       linger_seconds: float | None = None, balloon_seconds: float | None = None) -> None:
+        """Host defaults (None: every host) for how long guests take to shut down (1 s),
+        how long they linger shut down before their xl daemon destroys them (0.3 s), and
+        how long they take to follow `xl mem-set` / `xl vcpu-set` (1 s)."""
         for n, h in self.hosts.items():
             if host is None or n == host:
-                h.set_xen_timing(shutdown_seconds, linger_seconds)
+                h.set_xen_timing(shutdown_seconds, linger_seconds, balloon_seconds)
 
     def set_migrate_seconds(self, seconds: float, name: str | None = None) -> None:
         """How long the memory transfer of `xl migrate` takes on the sending host(s)."""

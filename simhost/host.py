@@ -403,7 +403,11 @@ class SimHost:
     def domains(self) -> dict[str, dict[str, str]]:
         """The existing domains, one dict of state files each (see the header of tools/xl).
         A guest whose OS has shut down but whose xl daemon has not destroyed it yet
-        lingers, with state "---s--"; past its gone_at_ms it is gone, as xl sees it."""
+        lingers, with state "--ps--" (paused for its destruction; "---s--" with
+        on_poweroff="preserve"); past its gone_at_ms it is gone, as xl sees it.  "memory"
+        and "vcpus" are what the guest has taken up (its balloon driver follows
+        "mem_target", its OS brings "vcpus_avail" online, after balloon_ms, and never
+        without PV drivers)."""
         base = self.path("/.sim/xen/domains")
         doms = {}
         now_ms = time.time() * 1000
@@ -418,14 +422,20 @@ class SimHost:
                 if files.get("gone_at_ms") and int(files["gone_at_ms"]) <= now_ms:
                     continue
                 if files.get("shutdown_at_ms") and int(files["shutdown_at_ms"]) <= now_ms:
-                    files["state"] = "---s--"
+                    # paused by the xl daemon destroying it; not with on_poweroff="preserve"
+                    files["state"] = "--ps--" if files.get("gone_at_ms") else "---s--"
+                for what, current, target in (("mem", "memory", "mem_target"), ("vcpus", "vcpus", "vcpus_avail")):
+                    due = files.get(f"{what}_due_ms")
+                    if due and int(due) <= now_ms and target in files:
+                        files[current] = files[target]
                 doms[d.name] = files
         return doms
 
     GUEST_BEHAVIOURS = ("auto", "pv", "acpi", "unresponsive")
 
     def guest_behaviour(self, guest: str, behaviour: str | None = None, *,
-                        shutdown_seconds: float | None = None, linger_seconds: float | None = None) -> None:
+                        shutdown_seconds: float | None = None, linger_seconds: float | None = None,
+                        balloon_seconds: float | None = None) -> None:
         """How guest `guest` (by name; kept across its re-creations and the Dom0's reboots)
         answers `xl shutdown`:
 
@@ -437,7 +447,10 @@ class SimHost:
 
         shutdown_seconds: how long its OS takes to shut down (host default 1 s);
         linger_seconds: how long it lingers shut down ("---s--", name and disks still
-        taken) before the xl daemon destroys it (host default 0.3 s)."""
+        taken) before the xl daemon destroys it (host default 0.3 s);
+        balloon_seconds: how long after `xl mem-set` / `xl vcpu-set` its OS has taken up the
+        new memory target / vCPUs, as `xl list` shows (host default 1 s; never without PV
+        drivers)."""
         if behaviour is not None and behaviour not in self.GUEST_BEHAVIOURS:
             raise ValueError(f"behaviour must be one of {self.GUEST_BEHAVIOURS}, not {behaviour!r}")
         if not guest or "/" in guest or guest in (".", ".."):
@@ -445,13 +458,17 @@ class SimHost:
         base = f"/.sim/xen/guests/{guest}"
         if behaviour is not None:
             self.write(f"{base}/behaviour", f"{behaviour}\n")
-        for key, seconds in (("shutdown_ms", shutdown_seconds), ("linger_ms", linger_seconds)):
+        for key, seconds in (("shutdown_ms", shutdown_seconds), ("linger_ms", linger_seconds),
+                             ("balloon_ms", balloon_seconds)):
             if seconds is not None:
                 self.write(f"{base}/{key}", f"{int(seconds * 1000)}\n")
 
-    def set_xen_timing(self, shutdown_seconds: float | None = None, linger_seconds: float | None = None) -> None:
-        """Host defaults: how long a guest takes to shut down, and to be destroyed after."""
-        for key, seconds in (("shutdown_ms", shutdown_seconds), ("linger_ms", linger_seconds)):
+    def set_xen_timing(self, shutdown_seconds: float | None = None, linger_seconds: float | None = None,
+                       balloon_seconds: float | None = None) -> None:
+        """Host defaults: how long a guest takes to shut down, and to be destroyed after;
+        how long it takes to follow `xl mem-set` / `xl vcpu-set`."""
+        for key, seconds in (("shutdown_ms", shutdown_seconds), ("linger_ms", linger_seconds),
+                             ("balloon_ms", balloon_seconds)):
             if seconds is not None:
                 self.write(f"/.sim/xen/{key}", f"{int(seconds * 1000)}\n")
 

@@ -173,9 +173,9 @@ def test_create_reads_the_config_file_like_xl(dom0):
     new_guest(host, "rel")
     try:
         # xl opens the path as given: a relative one is relative to the working directory
-        res = sh(host, "cd / && xl create rel.cfg", rc=1)
+        res = sh(host, "cd / && xl create rel.cfg", rc=3)  # create_domain: ERROR_FAIL
         assert res.stderr == "Failed to read config file: rel.cfg: No such file or directory\n"
-        res = sh(host, "xl create /usr/local/etc/xen", rc=1)
+        res = sh(host, "xl create /usr/local/etc/xen", rc=3)
         assert res.stderr == "Failed to read config file: /usr/local/etc/xen: Is a directory\n"
         sh(host, "cd /usr/local/etc/xen && xl create rel.cfg")
         assert host.domains()["rel"]["cfg"] == "rel.cfg"
@@ -211,14 +211,15 @@ def test_create_refuses_what_xen_refuses(dom0):
     try:
         sh(host, f"xl create {cfg}")
         first = host.domains()["dup"]["domid"]
-        res = sh(host, f"xl create {cfg}", rc=1)
-        assert 'domain with name "dup" already exists.' in res.stderr
+        # a failed creation exits 3 (main_create: -ERROR_FAIL), libxl_domain.c:81 "Domain with name"
+        res = sh(host, f"xl create {cfg}", rc=3)
+        assert 'Domain with name "dup" already exists.' in res.stderr
         assert host.domains()["dup"]["domid"] == first
 
         # memory: more than xl info's free_memory
         free = parse_xl_info(sh(host, "xl info").stdout)["free_memory"]
         host.write("/tmp/big.cfg", hvm_cfg("big", "/dev/zvol/zroot/xen/dup-disk0", memory=free + 1))
-        res = sh(host, "xl create /tmp/big.cfg", rc=1)
+        res = sh(host, "xl create /tmp/big.cfg", rc=3)
         assert "can't allocate low memory for domain: Out of memory" in res.stderr and "big" not in host.domains()
         host.write("/tmp/big.cfg", hvm_cfg("big", "/dev/zvol/zroot/xen/dup-disk0", memory=free - 1))
         sh(host, "xl create /tmp/big.cfg")  # the same disk twice is the admin's problem, not Xen's
@@ -227,17 +228,17 @@ def test_create_refuses_what_xen_refuses(dom0):
 
         # a disk target that does not exist: libxl's stat() of the target
         host.write("/tmp/nodisk.cfg", hvm_cfg("nodisk", "/dev/zvol/zroot/xen/missing"))
-        res = sh(host, "xl create /tmp/nodisk.cfg", rc=1)
+        res = sh(host, "xl create /tmp/nodisk.cfg", rc=3)
         assert ("libxl__device_disk_set_backend: Disk vdev=hda failed to stat: /dev/zvol/zroot/xen/missing: "
                 "No such file or directory\n") in res.stderr
         assert "Unable to set disk defaults for disk 0" in res.stderr and "nodisk" not in host.domains()
         host.write("/tmp/nodisk.cfg", hvm_cfg("nodisk", "/dev/zvol/zroot/xen/dup-disk0", cdrom="/var/lib/xen/iso/none.iso"))
-        res = sh(host, "xl create /tmp/nodisk.cfg", rc=1)
+        res = sh(host, "xl create /tmp/nodisk.cfg", rc=3)
         assert "Disk vdev=hdc failed to stat: /var/lib/xen/iso/none.iso" in res.stderr
 
         # a bridge that does not exist: FreeBSD's vif-bridge hotplug script fails
         host.write("/tmp/nobr.cfg", hvm_cfg("nobr", "/dev/zvol/zroot/xen/dup-disk0", bridge="bridge7"))
-        res = sh(host, "xl create /tmp/nobr.cfg", rc=1)
+        res = sh(host, "xl create /tmp/nobr.cfg", rc=3)
         assert "ifconfig: interface bridge7 does not exist\n" in res.stderr
         assert "/usr/local/etc/xen/scripts/vif-bridge /local/domain/0/backend/vif/" in res.stderr
         assert "exited with error status 1" in res.stderr and "unable to add vif devices" in res.stderr
@@ -245,10 +246,10 @@ def test_create_refuses_what_xen_refuses(dom0):
             f"xnb{first}.0", "")
         # without bridge= a vif goes to xl.conf's default bridge, xenbr0: not on FreeBSD
         host.write("/tmp/nobr.cfg", 'name = "nobr"\ntype = "hvm"\nvif = [ "mac=00:16:3e:01:02:03" ]\n')
-        assert "ifconfig: interface xenbr0 does not exist" in sh(host, "xl create /tmp/nobr.cfg", rc=1).stderr
+        assert "ifconfig: interface xenbr0 does not exist" in sh(host, "xl create /tmp/nobr.cfg", rc=3).stderr
         # an IDE disk beyond hdd
         host.write("/tmp/hde.cfg", hvm_cfg("hde", "/dev/zvol/zroot/xen/dup-disk0").replace("vdev=hda", "vdev=hde"))
-        assert "Invalid or unsupported virtual disk identifier hde" in sh(host, "xl create /tmp/hde.cfg", rc=1).stderr
+        assert "Invalid or unsupported virtual disk identifier hde" in sh(host, "xl create /tmp/hde.cfg", rc=3).stderr
 
         # every failed creation after the domain was made used up a domid
         sh(host, "xl destroy dup")
@@ -265,6 +266,7 @@ def test_mem_set_and_vcpu_set_on_a_guest(dom0):
         sh(host, f"xl create {cfg}")
         sh(host, "xl mem-set flex 1024m")
         sh(host, "xl vcpu-set flex 2")
+        time.sleep(1.1)  # the guest's balloon driver and vCPU hotplug act (test_simhost_xl_real.py)
         assert (xl_list(host)["flex"].mem_mib, xl_list(host)["flex"].vcpus) == (1024, 2)
         b = parse_xl_list_long(sh(host, "xl list -l flex").stdout)["flex"]["config"]["b_info"]
         assert (b["target_memkb"], b["avail_vcpus"], b["max_memkb"]) == (1024 * 1024, [0, 1], 1024 * 1024)
@@ -306,7 +308,7 @@ def test_shutdown_needs_pv_drivers_or_an_acpi_button(dom0):
             f"Domain {domid} has been shut down, reason code 0\n"
         )
         # shut down is not gone: it lingers ("s") until its xl daemon destroys it
-        assert xl_list(host)["inst"].state_flags == "---s--"
+        assert xl_list(host)["inst"].state_flags == "--ps--"  # paused by its daemon destroying it
         time.sleep(0.5)  # the default linger, 0.3 s
         assert "inst" not in host.domains() and "inst" not in xl_list(host)
 
@@ -315,7 +317,7 @@ def test_shutdown_needs_pv_drivers_or_an_acpi_button(dom0):
         t = time.monotonic()
         sh(host, "xl shutdown disk")
         assert time.monotonic() - t < 1.0 and "disk" in xl_list(host)
-        assert 'already exists' in sh(host, f"xl create {disk}", rc=1).stderr  # still there
+        assert 'already exists' in sh(host, f"xl create {disk}", rc=3).stderr  # still there
         sh(host, "xl shutdown -w -w disk")  # waits for the same shutdown, and the destruction
         assert "disk" not in xl_list(host)
         host.write("/.sim/xen/shutdown_ms", "200\n")
@@ -595,9 +597,10 @@ def test_migrate_moves_the_guest_and_keeps_its_identity(pair):
     try:
         sh(a, "xl create /usr/local/etc/xen/mv.cfg")
         sh(a, "xl mem-set mv 900m")
+        time.sleep(1.1)  # the guest's balloon driver takes it up
         before = a.domains()["mv"]
+        assert before["memory"] == "900"
         live_before = parse_xl_list_long(sh(a, "xl list -l mv").stdout)["mv"]["config"]
-        time.sleep(1.1)
         res = sh(a, "xl migrate mv xen2")
         assert sender_lines(res)[-2:] == ["migration sender: Target reports successful startup.", "Migration successful."]
         assert "migration target: Ready to receive domain.\n" in res.stderr  # the receiver's stderr, over ssh

@@ -7,9 +7,10 @@ has shut down, on the simulated Dom0, held to xen-project/xen's sources:
   ("Domain N has been destroyed"); from Xen 4.14 (Jason Andryuk, "xl: Allow shutdown
   wait for domain death", release-acked for 4.14) `-w -w` waits for death only ("Domain N
   continue waiting for death"); before 4.14 a second -w changes nothing.
-- The shut-down domain still exists ("---s--") until the xl daemon that created it
-  destroys it (on_poweroff="destroy"); meanwhile libxl__domain_rename refuses its name
-  ('domain with name "X" already exists.') and its volumes are busy for zfs.
+- The shut-down domain still exists ("--ps--": paused by the xl daemon that created it,
+  which is destroying it, on_poweroff="destroy"; "---s--" with "preserve"); meanwhile
+  libxl__domain_rename refuses its name ('Domain with name "X" already exists.') and its
+  volumes are busy for zfs.
 - tools/xl/xl_info.c main_list / main_domid, xl_utils.c find_domain, libxl_utils.c
   libxl_domain_qualifier_to_domid: the messages and exit codes.
 
@@ -116,14 +117,17 @@ def test_w_returns_at_shutdown_and_the_domain_lingers(dom0, host):
     assert res.stderr == (f"Shutting down domain {id}\nWaiting for 1 domains\n"
                           f"Domain {id} has been shut down, reason code 0\n")
     # shut down, not gone: listed with "s", its name, memory and disk still taken
-    assert state_of(host, "web") == "---s--"
+    assert state_of(host, "web") == "--ps--"  # paused: its xl daemon is destroying it
     assert sh(host, "xl domid web").stdout == f"{id}\n"
-    assert host.domains()["web"]["state"] == "---s--"
-    res = sh(host, f"xl create {cfg}", rc=1)
+    assert host.domains()["web"]["state"] == "--ps--"
+    res = sh(host, f"xl create {cfg}", rc=3)
     next_id = int(id) + 1
     assert res.stderr.splitlines()[1:] == [
-        f'libxl: error: libxl_domain.c:465:libxl__domain_rename: Domain {next_id}:domain with name "web" already exists.',
-        f"libxl: error: libxl_create.c:1299:initiate_domain_create: Domain {next_id}:cannot make domain: -6",
+        f'libxl: error: libxl_domain.c:81:libxl__domain_rename: Domain {next_id}:Domain with name "web" already exists.',
+        f"libxl: error: libxl_create.c:1331:initiate_domain_create: Domain {next_id}:cannot make domain: -6",
+        f"libxl: error: libxl_domain.c:1179:libxl__destroy_domid: Domain {next_id}:Non-existant domain",
+        f"libxl: error: libxl_domain.c:1133:domain_destroy_callback: Domain {next_id}:Unable to destroy guest",
+        f"libxl: error: libxl_domain.c:1060:domain_destroy_cb: Domain {next_id}:Destruction of domain failed",
     ], res.stderr
     assert sh(host, "zfs destroy zroot/xen/web-disk0", rc=1).stderr == "cannot destroy 'zroot/xen/web-disk0': dataset is busy\n"
     # then the daemon destroys it, with nobody running xl meanwhile
@@ -139,13 +143,13 @@ def test_default_linger_is_short_and_per_host(dom0, host):
     sh(host, f"xl create {cfg}")
     dom0.set_xen_timing("xen1", shutdown_seconds=0.2)
     sh(host, "xl shutdown -w db")
-    assert state_of(host, "db") == "---s--"  # the default linger (0.3 s) is not zero
+    assert state_of(host, "db") == "--ps--"  # the default linger (0.3 s) is not zero
     assert gone(host, "db") < 1
     sh(host, f"xl create {cfg}")  # the name is free again
     dom0.set_xen_timing("xen1", linger_seconds=1.5)
     sh(host, "xl shutdown -w db")
     time.sleep(0.8)
-    assert state_of(host, "db") == "---s--"
+    assert state_of(host, "db") == "--ps--"
     assert 0.3 < gone(host, "db") < 1.5
 
 
@@ -195,7 +199,7 @@ def test_w_w_on_xen_before_4_14_is_one_w(sim_fleet):
     fleet.guest_behaviour("xen1", "old", shutdown_seconds=0.3, linger_seconds=2)
     res = sh(host, "xl shutdown -w -w old")
     assert res.stderr.endswith(f"Domain {id} has been shut down, reason code 0\n")
-    assert state_of(host, "old") == "---s--"  # 4.11 returned before the domain was gone
+    assert state_of(host, "old") == "--ps--"  # 4.11 returned before the domain was gone
 
 
 # -- each guest's behaviour --------------------------------------------------------------------------
@@ -321,7 +325,7 @@ def test_xl_create_without_var_log_xen_fails_but_the_domain_runs(dom0, host):
     cfg = new_guest(host, "nolog")
     host.run("mv /var/log/xen /var/log/xen.away")
     try:
-        res = sh(host, f"xl create {cfg}", rc=1)
+        res = sh(host, f"xl create {cfg}", rc=3)  # do_daemonize: child_report's ERROR_FAIL
         assert res.stderr.splitlines()[1:] == [
             "xl: fatal error: xl_utils.c:277: No such file or directory: "
             "logfile = open(fullname, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)",

@@ -1,0 +1,252 @@
+"""
+simhost's `xl` held to the REAL xl: the outputs of Xen 4.17.7's xl on the real hypervisor
+(tests/fixtures/outputs/xen-4.17/scenario.json, captured by tests/realxen) against the
+simulator's, for the differences tests/realxen's differential report found
+(/tmp/team/realxen-differences.md D1-D9).  Compared after normalising only what must
+differ: libxl's source lines ("file.c:LINE:"), domain ids, guest names and config paths,
+the host's CPU count.  Every message compared is the same in the 4.17.7 and 4.19.1
+sources (simhost's xen-tools is 4.19.1).
+
+Each test drives the simulated host directly (no product code).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+REAL = {s["id"]: s for s in json.loads(
+    (Path(__file__).parents[1] / "fixtures/outputs/xen-4.17/scenario.json").read_text())}
+XEN_LOADER = 'xen_kernel="/boot/xen"\nxen_cmdline="dom0_mem=4096M dom0_max_vcpus=2 dom0=pvh"\n'
+
+
+def normalise(text: str, **names: str) -> str:
+    """libxl's source lines and domain ids out; NAMES: {placeholder: word} in."""
+    text = re.sub(r"\b([a-z_]+\.c):\d+:", r"\1:<line>:", text)
+    text = re.sub(r"\b(Domain|domid)( |=|)\d+\b", r"\1\2<domid>", text)
+    for placeholder, word in names.items():
+        text = text.replace(word, f"<{placeholder}>")
+    return text
+
+
+def sh(host, command: str, rc: int | None = 0):
+    res = host.run(command, timeout=60)
+    if rc is not None:
+        assert res.returncode == rc, f"{command!r}: rc {res.returncode}\n{res.stdout}{res.stderr}"
+    return res
+
+
+@pytest.fixture(scope="module")
+def dom0():
+    if os.geteuid() != 0:
+        pytest.skip("simhost needs root")
+    from simhost import Fleet
+    from simhost.fleet import cleanup_stale
+
+    cleanup_stale()
+    fleet = Fleet()
+    try:
+        host = fleet.add("xen1", "freebsd14")
+        fleet.start()
+        assert host.run("pkg install -y xen-kernel xen-tools").returncode == 0
+        host.write("/boot/loader.conf", host.read("/boot/loader.conf") + XEN_LOADER)
+        host.write("/etc/rc.conf", host.read("/etc/rc.conf") + 'xencommons_enable="YES"\n'
+                   'cloned_interfaces="bridge0"\nifconfig_bridge0="addm em0 up"\n')
+        host.write("/etc/login.conf", host.read("/etc/login.conf").replace(":memorylocked=64K:", ":memorylocked=unlimited:"))
+        host.write("/etc/sysctl.conf", "vm.max_user_wired=-1\n")
+        host.path("/var/log/xen").mkdir(mode=0o755, exist_ok=True)
+        assert host.run("cap_mkdb /etc/login.conf").returncode == 0
+        fleet.power_cycle("xen1")
+        assert host.sim_state()["kernel"] == "xen"
+        yield fleet
+    finally:
+        fleet.stop()
+
+
+@pytest.fixture
+def host(dom0):
+    host = dom0.hosts["xen1"]
+    yield host
+    host.run("for d in $(xl list | awk 'NR > 2 { print $1 }'); do xl destroy $d; done; "
+             "rm -rf /vm /usr/local/etc/xen/*.cfg /.sim/xen/guests /.sim/xen/balloon_ms")
+
+
+def guest_cfg(host, name: str, *, memory: int = 128, maxmem: int = 256, vcpus: int = 1, maxvcpus: int = 2,
+              disk: str | None = None, bridge: str = "bridge0", extra: str = "") -> str:
+    """A guest like the real scenario's (tests/realxen/scenario.py guest_spec)."""
+    if disk is None:
+        disk = f"/vm/{name}.img"
+        sh(host, f"mkdir -p /vm && truncate -s 64M {disk}")
+    path = f"/usr/local/etc/xen/{name}.cfg"
+    host.write(path, f'name = "{name}"\ntype = "pvh"\nmemory = {memory}\nmaxmem = {maxmem}\nvcpus = {vcpus}\n'
+                     f"maxvcpus = {maxvcpus}\ndisk = [ 'format=raw, vdev=xvda, access=rw, target={disk}' ]\n"
+                     f"vif = [ 'bridge={bridge}' ]\n{extra}")
+    return path
+
+
+def listed(host, name: str) -> list[str]:
+    lines = sh(host, f"xl list {name}").stdout.splitlines()
+    assert len(lines) == 2
+    return lines[1].split()
+
+
+# -- D1, D2, D3: a failed `xl create` ---------------------------------------------------------
+
+def test_create_of_a_taken_name_fails_as_real_xl(host):
+    """Step 07: exit 3 (main_create returns -ERROR_FAIL), "Domain with name" (libxl_domain.c:81),
+    then xl's own destroy of the domain libxl already destroyed: three more errors."""
+    cfg = guest_cfg(host, "rxguest")
+    sh(host, f"xl create {cfg}")
+    res = sh(host, f"xl create {cfg}", rc=3)
+    real = REAL["07-create-duplicate"]
+    assert real["rc"] == 3
+    assert normalise(res.stderr, cfg=cfg) == normalise(real["stderr"], cfg="/usr/local/etc/xen/rxguest.cfg")
+    assert listed(host, "rxguest")[4] in ("r-----", "-b----")
+
+
+def test_create_with_too_much_memory_fails_as_real_xl(host):
+    """Step 19: libxenguest's file is xg_dom_boot.c (since 4.15), xl destroys again, exit 3."""
+    free = int(re.search(r"^free_memory\s*: (\d+)$", sh(host, "xl info").stdout, re.M).group(1))
+    cfg = guest_cfg(host, "rxbig", memory=free + 64, maxmem=free + 64)
+    res = sh(host, f"xl create {cfg}", rc=3)
+    assert normalise(res.stderr, cfg=cfg) == normalise(REAL["19-create-too-much-memory"]["stderr"],
+                                                       cfg="/usr/local/etc/xen/rxbig.cfg")
+    assert "rxbig" not in host.domains()
+
+
+def test_create_with_a_missing_disk_fails_as_real_xl(host):
+    """Step 20."""
+    cfg = guest_cfg(host, "rxnodisk", disk="/vm/missing.img")
+    res = sh(host, f"xl create {cfg}", rc=3)
+    assert normalise(res.stderr, cfg=cfg) == normalise(REAL["20-create-missing-disk"]["stderr"],
+                                                       cfg="/usr/local/etc/xen/rxnodisk.cfg")
+
+
+def test_create_with_a_missing_bridge_fails_as_real_xl(host):
+    """Step 21: libxl's own lines; the hotplug script's are the Dom0's (Linux against FreeBSD)."""
+    cfg = guest_cfg(host, "rxnobridge", bridge="bridge7")
+    res = sh(host, f"xl create {cfg}", rc=3)
+
+    def libxl_lines(text):
+        return [line for line in normalise(text).splitlines()
+                if not re.search(r"vif-bridge|device_hotplug_child_death_cb: script:|^ifconfig:", line)]
+    assert libxl_lines(res.stderr.replace(cfg, "<cfg>")) == libxl_lines(
+        REAL["21-create-missing-bridge"]["stderr"].replace("/usr/local/etc/xen/rxnobridge.cfg", "<cfg>"))
+    assert "rxnobridge" not in host.domains()
+
+
+def test_create_exit_status_is_minus_create_domains_rc(host):
+    """create_domain() returns ERROR_FAIL (-3) when the file cannot be read, ERROR_INVAL (-6)
+    without one; parse errors exit(1) in parse_config_data."""
+    assert sh(host, "xl create /usr/local/etc/xen/none.cfg", rc=3).stderr == (
+        "Failed to read config file: /usr/local/etc/xen/none.cfg: No such file or directory\n")
+    assert sh(host, "xl create", rc=6).stderr == "Config file not specified and none in save file\n"
+    host.write("/tmp/bad.cfg", "memory = 1024M\n")
+    sh(host, "xl create /tmp/bad.cfg", rc=1)
+
+
+# -- D4: mem-set beyond maxmem ---------------------------------------------------------------
+
+def test_mem_set_beyond_maxmem_fails_as_real_xl(host):
+    """Step 09: LOGD (Domain N:) with the message's own newline, then set_memory_target's
+    "dynamic max memory" with the argument as typed."""
+    sh(host, f"xl create {guest_cfg(host, 'rxguest')}")
+    res = sh(host, "xl mem-set rxguest 512m", rc=1)
+    assert normalise(res.stderr) == normalise(REAL["09-mem-set-beyond"]["stderr"])
+
+
+def test_mem_set_without_a_suffix_is_mebibytes(host):
+    """xl_parse.c parse_mem_size_kb: no suffix falls through to 'm'."""
+    sh(host, f"xl create {guest_cfg(host, 'rxguest')}")
+    sh(host, "xl mem-set rxguest 200")
+    b_info = json.loads(sh(host, "xl list -l rxguest").stdout)[0]["config"]["b_info"]
+    assert b_info["target_memkb"] == 200 * 1024
+    assert sh(host, "xl mem-set rxguest 20x", rc=1).stderr == "invalid memory size: 20x\n"
+
+
+# -- D5, D6: vcpu-set beyond maxvcpus, beyond the host --------------------------------------------
+
+def test_vcpu_set_beyond_maxvcpus_fails_as_real_xl(host):
+    """Step 11: "max_vcpus=N, rc: -3" (xl_vcpu.c), LOGED's errno as the real one printed."""
+    sh(host, f"xl create {guest_cfg(host, 'rxguest')}")
+    res = sh(host, "xl vcpu-set rxguest 3", rc=1)
+    assert normalise(res.stderr) == normalise(REAL["11-vcpu-set-beyond"]["stderr"])
+
+
+def test_vcpu_set_beyond_the_hosts_cpus_is_refused_by_xl(host):
+    """Step 11b: xl checks the host's CPUs before libxl's maxvcpus (the host here has 8)."""
+    sh(host, f"xl create {guest_cfg(host, 'rxguest')}")
+    res = sh(host, "xl vcpu-set rxguest 64", rc=1)
+    assert res.stderr == REAL["11b-vcpu-set-overcommit"]["stderr"].replace("You have 4 physical", "You have 8 physical")
+    # --ignore-host skips it: then libxl's limit
+    assert "however maxcpus is 2!" in sh(host, "xl vcpu-set --ignore-host rxguest 64", rc=1).stderr
+    assert sh(host, "xl vcpu-set rxguest two", rc=1).stderr == "Error: Invalid argument.\n"
+
+
+# -- D7: a shut-down domain lingers paused -----------------------------------------------------------
+
+def test_a_shut_down_domain_lingers_paused_while_its_daemon_destroys_it(dom0, host):
+    """Step 14: right after `xl shutdown -w` returns, `xl list` shows "--ps--"."""
+    dom0.guest_behaviour("xen1", "rxguest", "pv", linger_seconds=2)
+    sh(host, f"xl create {guest_cfg(host, 'rxguest')}")
+    sh(host, "xl shutdown -w rxguest")
+    real = [d for d in REAL["14-shutdown-w-obedient"]["domains"] if d["name"] == "rxguest"][0]
+    assert listed(host, "rxguest")[4] == real["state_flags"] == "--ps--"
+    assert host.domains()["rxguest"]["state"] == "--ps--"
+
+
+def test_a_preserved_domain_lingers_shut_down_not_paused(dom0, host):
+    """on_poweroff="preserve": no xl daemon destroys it, nothing pauses it."""
+    dom0.guest_behaviour("xen1", "keep", "pv")
+    cfg = guest_cfg(host, "keep", extra='on_poweroff = "preserve"\n')
+    sh(host, f"xl create {cfg}")
+    sh(host, "xl shutdown -w keep")
+    time.sleep(0.5)
+    assert listed(host, "keep")[4] == "---s--"
+
+
+# -- D8: Domain-0's xl list -l -------------------------------------------------------------------
+
+def test_domain0_config_has_no_vcpu_keys(host):
+    """Step 03: xen-init-dom0's stub config has no vCPU count; libxl's JSON leaves out the
+    defaults (real: no max_vcpus, no avail_vcpus for Domain-0)."""
+    b_info = json.loads(sh(host, "xl list -l").stdout)[0]["config"]["b_info"]
+    real = json.loads(REAL["03-xl-list-l"]["stdout"])[0]["config"]["b_info"]
+    assert "max_vcpus" not in real and "avail_vcpus" not in real
+    assert "max_vcpus" not in b_info and "avail_vcpus" not in b_info
+    assert {"max_memkb", "target_memkb"} <= set(b_info)
+
+
+# -- D9: the guest follows mem-set and vcpu-set later, or never ------------------------------------
+
+def test_mem_set_and_vcpu_set_take_effect_when_the_guest_acts(dom0, host):
+    """Steps 08/10 (first real run): right after `xl mem-set` returned, `xl list` still showed
+    the old memory; `xl list -l` has the target at once (xenstore)."""
+    dom0.guest_behaviour("xen1", "rxguest", "pv", balloon_seconds=1.5)
+    sh(host, f"xl create {guest_cfg(host, 'rxguest')}")
+    sh(host, "xl mem-set rxguest 192m")
+    sh(host, "xl vcpu-set rxguest 2")
+    assert listed(host, "rxguest")[2:4] == ["128", "1"]
+    b_info = json.loads(sh(host, "xl list -l rxguest").stdout)[0]["config"]["b_info"]
+    assert (b_info["target_memkb"], b_info["avail_vcpus"]) == (192 * 1024, [0, 1])
+    time.sleep(1.7)
+    assert listed(host, "rxguest")[2:4] == ["192", "2"]
+    assert (host.domains()["rxguest"]["memory"], host.domains()["rxguest"]["vcpus"]) == ("192", "2")
+
+
+def test_a_guest_without_pv_drivers_never_follows_mem_set(dom0, host):
+    """No balloon driver, no vCPU hotplug: the target moves, `xl list` does not."""
+    dom0.guest_behaviour("xen1", "nopv", "acpi", balloon_seconds=0.2)
+    sh(host, f"xl create {guest_cfg(host, 'nopv')}")
+    sh(host, "xl mem-set nopv 192m")
+    sh(host, "xl vcpu-set nopv 2")
+    time.sleep(0.6)
+    assert listed(host, "nopv")[2:4] == ["128", "1"]
+    assert json.loads(sh(host, "xl list -l nopv").stdout)[0]["config"]["b_info"]["target_memkb"] == 192 * 1024
