@@ -1,7 +1,8 @@
 """The simulated pkg(8) repository of each release and the files each package installs.
 
 FreeBSD 11 only has the Xen 4.7 ports (xen-kernel47/xen-tools47); 12 and later have
-xen-kernel411/xen-tools411 (4.11) and xen-kernel/xen-tools (4.19).  The Xen ports are
+xen-kernel411/xen-tools411 (4.11) and xen-kernel/xen-tools (the variant's `xen_ports`:
+4.19, or 4.21 for today's 14.x/15.x).  The Xen ports are
 amd64-only (ONLY_FOR_ARCHS), so an i386 repository has none of them.
 Payloads are written under /.sim/pkg/payload/NAME/ and copied to / by `pkg install`.
 """
@@ -243,6 +244,22 @@ def _tools(name: str, version: str, xen_version: str, origin: str) -> Package:
     return p
 
 
+# The ports' unversioned Xen packages, by the Xen they carry.
+# (package version of xen-kernel, of xen-tools, Xen version)
+CURRENT_XEN = {
+    "4.19": ("4.19.1.20250217", "4.19.1.20250217_1", "4.19.1"),
+    "4.21": ("4.21.0", "4.21.0", "4.21.0"),
+}
+
+
+def current_xen(xen_ports: str) -> list[Package]:
+    kernel_version, tools_version, xen_version = CURRENT_XEN[xen_ports]
+    return [
+        _kernel("xen-kernel", kernel_version, xen_version, "emulators/xen-kernel"),
+        _tools("xen-tools", tools_version, xen_version, "sysutils/xen-tools"),
+    ]
+
+
 def repository(v: Variant) -> list[Package]:
     """Packages available to `pkg install` on this release/architecture."""
     pkgs = [
@@ -262,8 +279,7 @@ def repository(v: Variant) -> list[Package]:
         pkgs += [
             _kernel("xen-kernel411", "4.11.4_5", "4.11.4", "emulators/xen-kernel411"),
             _tools("xen-tools411", "4.11.4_5", "4.11.4", "sysutils/xen-tools411"),
-            _kernel("xen-kernel", "4.19.1.20250217", "4.19.1", "emulators/xen-kernel"),
-            _tools("xen-tools", "4.19.1.20250217_1", "4.19.1", "sysutils/xen-tools"),
+            *current_xen(v.xen_ports),
         ]
     return pkgs
 

@@ -26,6 +26,9 @@ class Variant:
     memory_mib: int = 16384
     ncpus: int = 8
     interfaces: tuple[str, ...] = field(default=("em0",))
+    # The Xen of the ports' unversioned xen-kernel/xen-tools in this release's
+    # package repository (FreeBSD 11 has only xen-kernel47/xen-tools47).
+    xen_ports: str = "4.19"
 
     @property
     def major(self) -> int:
@@ -52,6 +55,9 @@ VARIANTS: dict[str, Variant] = {
         _v("freebsd12", freebsd="12.4-RELEASE"),
         _v("freebsd13", freebsd="13.2-RELEASE"),
         _v("freebsd14"),
+        # Today's releases with the ports' current Xen (emulators/xen-kernel 4.21).
+        _v("freebsd14-xen421", freebsd="14.3-RELEASE", xen_ports="4.21"),
+        _v("freebsd15", freebsd="15.0-RELEASE", xen_ports="4.21"),
         _v("amd", cpu_vendor="amd"),
         _v("no-slat", slat=False),
         _v("virt-disabled", virt_disabled_in_bios=True),
