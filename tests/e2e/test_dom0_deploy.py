@@ -26,6 +26,8 @@ GOOD = {
     "freebsd12": {"xen_version": "4.11", "xen_dom0_mem": "4G", "xen_dom0_max_vcpus": 2},
     "freebsd13": {"xen_version": "4.19", "xen_bridge_ip": "inet 192.0.2.13/24"},
     "freebsd14": {},
+    "freebsd14-xen421": {},
+    "freebsd15": {"xen_version": "4.21"},
     "amd": {"xen_dom0_mem": "6144M", "xen_dom0_max_vcpus": 3},
     "uefi14": {"xen_console": "vga", "xen_serial": ""},
     "ttys-without-xc0": {},
