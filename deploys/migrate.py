@@ -10,8 +10,19 @@ next ``deploys/guests.py`` run will move it back to where it is declared.
 
 from operations import guests, migrate
 from pyinfra import host, inventory, logger
+from pyinfra.operations import python
 
 from deploys.support import fleet_check, host_spec, stop_this_host
+
+
+def tell_to_move_entry(guest_name: str, source: str, target: str) -> None:
+    host.log_styled(
+        f"now move guest {guest_name}'s entry in xen_guests from {source} to {target} in the "
+        "inventory: deploys/guests.py places guests where they are declared",
+        fg="yellow",
+        log_func=logger.warning,
+    )
+
 
 guest_name = host.data.get("migrate_guest")
 target_name = host.data.get("migrate_to")
@@ -42,9 +53,12 @@ else:
             migrate.log_move(guest_name, host.name, target_name)
             migrate.live_migrate(name=f"{guest_name}: migrate to {target_name}", guest_name=guest_name, target=target)
             if fleet.declared(target_name, guest_name) is None:
-                host.log_styled(
-                    f"now move guest {guest_name}'s entry in xen_guests from {host.name} to {target_name} in the "
-                    "inventory: deploys/guests.py places guests where they are declared",
-                    fg="yellow",
-                    log_func=logger.warning,
+                # An operation of its own, after the migration's: pyinfra runs it only if
+                # xl migrate succeeded (a failed operation stops the host), never at --dry.
+                python.call(
+                    name=f"{guest_name}: which inventory entry to move",
+                    function=tell_to_move_entry,
+                    guest_name=guest_name,
+                    source=host.name,
+                    target=target_name,
                 )
