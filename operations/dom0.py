@@ -41,11 +41,11 @@ from facts.ttys import ensure_tty
 from spec.schema import Dom0Spec
 
 from .commands import argv
-from .files import write_if_changed
+from .files import words_change, write_if_changed
 from .guests import autostart_script
 from .rcfile import set_rc_values
 from .state import changes_host, forget_state, read_state, record
-from .steps import announce, noop, warn
+from .steps import announce, noop, plan, warn
 
 # sysctl(8) reads -1 back as the unsigned maximum for u_long oids such as
 # vm.max_user_wired; both mean "no limit".
@@ -152,6 +152,7 @@ def packages(spec: Dom0Spec):
         installed = ", ".join(f"{n}-{dom0.packages[n]}" for n in spec.release.packages)
         noop(f"Xen packages are installed: {installed}")
         return
+    plan(f"packages: install {' '.join(missing)} (pkg install)")
     yield argv("pkg", "install", "-y", *missing)
 
 
@@ -175,6 +176,7 @@ def wired_memory():
     changed = False
     if live not in WIRED_UNLIMITED:
         changed = True
+        plan(f"sysctl: {name} {live if live is not None else 'unreadable'} -> -1 (live)")
         yield argv("sysctl", f"{name}=-1")
         yield record(lambda: dom0.sysctl.__setitem__(name, "-1"))
     new = set_rc_values(dom0.file(SYSCTL_CONF) or "", {name: "-1"}, remove=obsolete, quote=False)
@@ -200,6 +202,7 @@ def login_class():
     new = set_login_capability(old, "default", "memorylocked", "unlimited")
     wrote = yield from write_if_changed(dom0, LOGIN_CONF, new, "default class has memorylocked=unlimited")
     if wrote or not dom0.login_db_fresh:
+        plan(f"{LOGIN_CONF}.db: rebuilt (cap_mkdb)")
         yield argv("cap_mkdb", LOGIN_CONF)
         yield record(lambda: setattr(dom0, "login_db_fresh", True))
     else:
@@ -249,7 +252,8 @@ def loader_conf(spec: Dom0Spec):
 
     dom0 = dom0_state()
     new = set_rc_values(dom0.file(LOADER_CONF) or "", loader_values(spec))
-    yield from write_if_changed(dom0, LOADER_CONF, new, f'boots Xen with "{spec.cmdline}"')
+    effect = "takes a reboot" if dom0.under_xen else "Xen starts at the next boot"
+    yield from write_if_changed(dom0, LOADER_CONF, new, f'boots Xen with "{spec.cmdline}"', effect=effect)
 
 
 @operation()
@@ -267,6 +271,7 @@ def log_dir():
     if dom0.log_dir == ("Directory", "755"):
         noop(f"{XEN_LOG_DIR} is a 0755 directory")
         return
+    plan(f"{XEN_LOG_DIR}: made a 0755 directory")
     yield argv("mkdir", "-p", XEN_LOG_DIR)
     yield argv("chmod", "755", XEN_LOG_DIR)
     yield record(lambda: setattr(dom0, "log_dir", ("Directory", "755")))
@@ -377,7 +382,10 @@ def pending_reboot_reasons(dom0: Dom0Host, spec: Dom0Spec) -> list[str]:
     elif dom0.xen_info is not None:
         running = str(dom0.xen_info.get("xen_commandline", "")).strip()
         if running != spec.cmdline:
-            reasons.append(f'Xen runs with "{running}", loader.conf now says "{spec.cmdline}"')
+            reasons.append(
+                f"xen_cmdline changed ({words_change(running, spec.cmdline)}): "
+                f'Xen runs with "{running}", loader.conf now says "{spec.cmdline}"',
+            )
     if spec.xen_bridge not in dom0.interfaces:
         reasons.append(f"{spec.xen_bridge} does not exist yet")
     return reasons
@@ -620,11 +628,12 @@ def reboot_into_xen(spec: Dom0Spec, delay: int = 2, reboot_timeout: int = 900):
         warn("REBOOT PENDING (xen_reboot is False): " + "; ".join(reasons))
         noop("reboot pending: " + "; ".join(reasons))
         return
-    plan = reboot_plan_for(dom0, spec)
-    if plan.refusal:
-        yield refuse(plan.refusal)
+    guests_plan = reboot_plan_for(dom0, spec)
+    if guests_plan.refusal:
+        yield refuse(guests_plan.refusal)
         return
-    announce(f"rebooting ({REBOOT_COMMAND}): " + "; ".join(reasons) + f"; {plan.summary()}")
+    plan(f"reboot: yes ({REBOOT_COMMAND}), because " + "; ".join(reasons) + f"; {guests_plan.summary()}")
+    announce(f"rebooting ({REBOOT_COMMAND}): " + "; ".join(reasons) + f"; {guests_plan.summary()}")
     yield from reboot_commands(delay, reboot_timeout + shutdown_limit(dom0))
     yield verify_after_boot(spec)
 

@@ -35,8 +35,10 @@ from pyinfra.api import FileUploadCommand, FunctionCommand, StringCommand
 from facts.files import ABSENT, FileRead, encode_text
 from facts.sections import RUN_NONCE
 
+from facts.rcfile import parse_rc_text
+
 from .state import record
-from .steps import noop
+from .steps import diff, noop, plan
 
 STAGE_PREFIX = ".pyinfra-stage."
 
@@ -153,7 +155,65 @@ def refusal(message: str) -> FunctionCommand:
     return FunctionCommand(refuse, (), {})
 
 
-def write_if_changed(current, path: str, new: str, reason: str, mode: str = "644", backup: bool = True):
+# Files of ``key=value`` lines (sh-style rc.conf(5), loader.conf(5), sysctl.conf(5),
+# xl.conf(5)): their changes are told key by key.
+ASSIGNMENT_FILES = ("/boot/loader.conf", "/etc/rc.conf", "/etc/sysctl.conf", "/usr/local/etc/xen/xl.conf")
+
+
+def words_change(old: str, new: str) -> str:
+    """
+    ``dom0_mem 8192M -> 4096M``: how a value of several words (a command line)
+    changed, word by word, ``name=value`` words by name.
+    """
+
+    def by_name(value: str) -> dict[str, str]:
+        return {word.split("=", 1)[0]: word for word in value.split()}
+
+    was, now = by_name(old), by_name(new)
+    parts = []
+    for name, word in now.items():
+        if name not in was:
+            parts.append(f"{word} added")
+        elif was[name] != word:
+            before, after = (w.split("=", 1)[1] if "=" in w else w for w in (was[name], word))
+            parts.append(f"{name} {before} -> {after}")
+    parts += [f"{word} removed" for name, word in was.items() if name not in now]
+    return ", ".join(parts) if parts else f'"{old}" -> "{new}"'
+
+
+def describe_write(path: str, old: str | None, new: str) -> str:
+    """
+    What a write changes, in plain words: the keys of an assignment file
+    (``/boot/loader.conf: xen_cmdline dom0_mem 8192M -> 4096M``), else how many
+    lines are added and removed.
+    """
+
+    name = posixpath.basename(path)
+    if old is None:
+        return f"{name}: created ({len(new.splitlines())} lines)"
+    if path in ASSIGNMENT_FILES:
+        was, now = parse_rc_text(old), parse_rc_text(new)
+        changes = []
+        for key, value in now.items():
+            if key not in was:
+                changes.append(f'{key}="{value}" added')
+            elif was[key] != value:
+                if len(was[key].split()) > 1 or len(value.split()) > 1:
+                    changes.append(f"{key} {words_change(was[key], value)}")
+                else:
+                    changes.append(f'{key} "{was[key]}" -> "{value}"')
+        changes += [f"{key} removed" for key in was if key not in now]
+        if changes:
+            return f"{name}: " + "; ".join(changes)
+    old_lines, new_lines = old.splitlines(), new.splitlines()
+    added = sum(1 for line in new_lines if line not in old_lines)
+    removed = sum(1 for line in old_lines if line not in new_lines)
+    return f"{name}: {added} line{'s' if added != 1 else ''} added, {removed} removed"
+
+
+def write_if_changed(
+    current, path: str, new: str, reason: str, mode: str = "644", backup: bool = True, effect: str = "",
+):
     """
     Yield a write of ``new`` to ``path`` unless the read (``current.read(path)``)
     already has exactly that content, based on what was read; record the new
@@ -171,6 +231,9 @@ def write_if_changed(current, path: str, new: str, reason: str, mode: str = "644
     if problem:
         yield refusal(problem)
         return False
+    old = read.text if read.exists else None
+    plan(describe_write(path, old, new) + (f" ({effect})" if effect else ""))
+    diff(path, old, new)
     yield from atomic_write_commands(path, new, basis=read.basis, mode=mode, backup=backup)
     written = FileRead.of_text(path, new)
     yield record(lambda: current.files.__setitem__(path, written), read=current)

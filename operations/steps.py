@@ -17,8 +17,14 @@ what they said. Otherwise every step runs as its own operation, as written.
         unchanged="Dom0 matches the host data",
     )
 
-Operations report through ``noop``, ``warn`` and ``announce`` here rather than
-``host.noop``/``host.log``, so that a trial run says nothing twice.
+Operations report through ``noop``, ``warn``, ``plan`` and ``announce`` here
+rather than ``host.noop``/``host.log``, so that a trial run says nothing twice.
+
+``plan`` says in plain words what an operation will change on the host and how
+(``guest web: memory 1024 -> 1536 MiB (live: xl mem-set)``), once per run: when
+pyinfra works out the changes (``--dry``, and the change summary before a real
+run), or, with ``-y``, as the run executes it. ``diff`` shows the lines of a file
+that a write will change, with pyinfra's own ``--diff`` flag and diff printer.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from typing import Any, Callable, Sequence
 from pyinfra import host, logger
 from pyinfra.api import operation
 from pyinfra.context import ctx_state
+from pyinfra.operations.util.files import generate_color_diff
 
 from .state import unproxied
 
@@ -37,6 +44,8 @@ _trials: dict[Any, list[tuple[str, str]]] = {}
 
 NOOP = "noop"
 WARNING = "warning"
+PLAN = "plan"
+PLAN_PREFIX = "plan: "
 
 
 class Step:
@@ -103,6 +112,8 @@ def nothing_to_do(said: list[tuple[str, str]]):
     for kind, message in said:
         if kind == NOOP:
             noop(message)
+        elif kind == PLAN:
+            plan(message)
         else:
             warn(message)
     return
@@ -138,9 +149,48 @@ def warn(message: str, colour: str = "yellow") -> None:
     if said is not None:
         said.append((WARNING, message))
         return
-    run = ctx_state.get()
-    if run.is_executing != run.check_for_changes:
+    if said_once_per_run():
         host.log_styled(message, fg=colour, log_func=logger.warning)
+
+
+def said_once_per_run() -> bool:
+    """
+    Whether this run of an operation's code is the one that reports: pyinfra
+    runs it when it works out changes (``--dry`` too) and again when it
+    executes, unless ``-y`` skipped the first.
+    """
+
+    run = ctx_state.get()
+    return run.is_executing != run.check_for_changes
+
+
+def plan(change: str) -> None:
+    """
+    What the operation will change and how, in plain words, said before its
+    commands: ``plan: guest web: vif 1 added (config only: awaits a restart)``.
+    """
+
+    said = _trial_of_this_host()
+    if said is not None:
+        said.append((PLAN, change))
+        return
+    if said_once_per_run():
+        host.log_styled(PLAN_PREFIX + change, fg="cyan", log_func=logger.info)
+
+
+def diff(path: str, old: str | None, new: str) -> None:
+    """
+    With ``--diff`` (pyinfra's ``config.DIFF``), the lines of ``path`` that a
+    write changes, printed as pyinfra's own ``files.put`` does (``Will modify``
+    / ``Will create`` and ``generate_color_diff``), once per run. ``old`` and
+    ``new`` must already have their secrets masked.
+    """
+
+    if _trial_of_this_host() is not None or not ctx_state.get().config.DIFF or not said_once_per_run():
+        return
+    host.log(f"Will {'create' if old is None else 'modify'} {path}", logger.info)
+    for line in generate_color_diff((old or "").splitlines(True), new.splitlines(True)):
+        logger.info("  %s", line)
 
 
 def announce(message: str) -> None:

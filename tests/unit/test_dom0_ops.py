@@ -284,7 +284,7 @@ def test_no_reboot_when_disallowed(monkeypatch):
 def test_reboot_when_the_command_line_changed(monkeypatch):
     spec = validate_dom0("x", {"xen_bridge_members": ["em0"], "xen_dom0_mem": "4G"})
     assert dom0.pending_reboot_reasons(converged_host(), spec) == [
-        f'Xen runs with "{CMDLINE}", loader.conf now says "{spec.cmdline}"',
+        f'xen_cmdline changed (dom0_mem 8192M -> 4G): Xen runs with "{CMDLINE}", loader.conf now says "{spec.cmdline}"',
     ]
 
 
@@ -387,3 +387,39 @@ def test_without_the_xendomains_script_the_guests_lose_power():
 def test_the_wait_for_the_host_includes_the_time_init_gives_the_guests_shutdown(sysctl_conf, limit):
     host = dataclasses.replace(converged_host(), files={**converged_host().files, SYSCTL_CONF: sysctl_conf})
     assert dom0.shutdown_limit(host) == limit
+
+
+# The plan: what --dry and the change summary say, per host, in plain words.
+
+
+@pytest.fixture
+def plans(monkeypatch):
+    from pyinfra.api.host import Host
+
+    said: list[str] = []
+    monkeypatch.setattr(Host, "log_styled", lambda self, message, **kw: said.append(message))
+    return said
+
+
+def test_the_plan_of_a_dom0_boot_change_names_the_word_and_the_reboot(monkeypatch, plans):
+    spec = validate_dom0("x", {"xen_bridge_members": ["em0"], "xen_dom0_mem": "4096M"})
+    commands(dom0.loader_conf, converged_host(), monkeypatch, spec=spec)
+    assert plans == ["plan: loader.conf: xen_cmdline dom0_mem 8192M -> 4096M (takes a reboot)"]
+    plans.clear()
+    commands(dom0.reboot_into_xen, converged_host(), monkeypatch, spec=spec)
+    assert plans[0] == (
+        "plan: reboot: yes (shutdown -r now), because xen_cmdline changed (dom0_mem 8192M -> 4096M): "
+        f'Xen runs with "{CMDLINE}", loader.conf now says "{spec.cmdline}"; no guest runs'
+    )
+
+
+def test_the_plan_of_a_first_run_says_each_change(monkeypatch, plans):
+    commands(dom0.packages, fresh_host(), monkeypatch, spec=SPEC)
+    commands(dom0.log_dir, fresh_host(), monkeypatch)
+    assert plans == ["plan: packages: install xen-kernel xen-tools (pkg install)", "plan: /var/log/xen: made a 0755 directory"]
+
+
+def test_a_converged_dom0_plans_nothing(monkeypatch, plans):
+    for op, kwargs in [(dom0.loader_conf, {"spec": SPEC}), (dom0.reboot_into_xen, {"spec": SPEC}), (dom0.packages, {"spec": SPEC})]:
+        commands(op, converged_host(), monkeypatch, **kwargs)
+    assert plans == []

@@ -126,3 +126,40 @@ def test_warnings_are_said_once_per_run(said_to_host):
         steps.warn("pending")
         assert heard == (["log: pending"] if said else []), (executing, checking)
     state.is_executing, state.check_for_changes = with_changes_checked
+
+
+@operation()
+def planned_work(what: str):
+    steps.plan(f"{what}: memory 1024 -> 1536 MiB (live: xl mem-set)")
+    yield StringCommand("xl", "mem-set", what, "1536m")
+
+
+def test_the_plan_is_said_once_per_run_and_not_by_a_trial(said_to_host):
+    host, heard = said_to_host
+    assert trial([Step(planned_work, "P", what="web")]) is None
+    assert heard == []  # the trial stopped at the command: the operation says it
+    state = host.state
+    with_changes_checked = [state.is_executing, state.check_for_changes]
+    # --dry and the change summary (checking), then -y's execution, never both
+    for executing, checking, said in [(False, True, True), (True, True, False), (True, False, True)]:
+        heard.clear()
+        state.is_executing, state.check_for_changes = executing, checking
+        list(planned_work._inner(what="web"))
+        assert heard == (["log: plan: web: memory 1024 -> 1536 MiB (live: xl mem-set)"] if said else [])
+    state.is_executing, state.check_for_changes = with_changes_checked
+
+
+def test_diff_uses_pyinfras_flag_and_printer(said_to_host, monkeypatch):
+    host, heard = said_to_host
+    printed: list[str] = []
+    monkeypatch.setattr(steps.logger, "info", lambda fmt, *args: printed.append(fmt % args if args else fmt))
+    monkeypatch.setattr(type(host), "log", lambda self, message, log_func=None: printed.append(message))
+    steps.diff("/etc/rc.conf", 'a="1"\n', 'a="1"\nb="2"\n')
+    assert printed == []  # without --diff
+    host.state.config.DIFF = True
+    steps.diff("/etc/rc.conf", 'a="1"\n', 'a="1"\nb="2"\n')
+    assert printed[0] == "Will modify /etc/rc.conf"
+    assert any('+ b="2"' in line for line in printed[1:]) and not any("- " in line for line in printed[1:])
+    printed.clear()
+    steps.diff("/etc/new.conf", None, "x\n")
+    assert printed[0] == "Will create /etc/new.conf"
