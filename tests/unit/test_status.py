@@ -1,0 +1,292 @@
+"""
+The fleet status: its read (facts/status.py), the model and its rendering
+(operations/status.py), and the pyinfra behaviour the report relies on
+(operations/fleet_report.py).
+
+xl outputs are the real Xen 4.17 captures in tests/fixtures/outputs/xen-4.17
+(see its SOURCES.md). `xl uptime` has no capture there: its lines are built
+from the printf formats of tools/xl/xl_misc.c (print_uptime, print_domU_uptime,
+uptime_to_string), quoted in `uptime_line`.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import json
+from pathlib import Path
+
+import pytest
+
+from facts.sections import framed
+from facts.status import (
+    GUEST_SECTIONS,
+    HostStatus,
+    StatusHost,
+    Unreadable,
+    parse_status_sections,
+    parse_vnc_ports,
+    parse_xl_uptime,
+    status_commands,
+    uptime_seconds,
+)
+from facts.xl import REDACTED, xl_list_long_command
+from operations import fleet_report
+from operations.status import fleet_status, render_json, render_table
+from spec.guest import GuestSpec
+
+REAL = Path(__file__).resolve().parents[1] / "fixtures" / "outputs" / "xen-4.17"
+XL_LIST = (REAL / "xl_list.with_guest.txt").read_text()
+XL_LONG = (REAL / "xl_list_long.pvh_guest.json").read_text()
+XL_INFO = (REAL / "xl_info.txt").read_text()
+RC_CONF = 'hostname="xen1"\nxendomains_enable="YES"\nxendomains_list="rxguest"\n'
+
+
+def uptime_line(name: str, domid: int, seconds: int) -> str:
+    # printf("%-33s %4d %s\n", domname, domuid, uptime_str) with uptime_to_string(uptime, 0):
+    # "%d days, %2d:%02d:%02d" / "%d day, %2d:%02d:%02d" / "%2d:%02d:%02d"
+    day, rest = divmod(seconds, 86400)
+    hour, rest = divmod(rest, 3600)
+    minute, sec = divmod(rest, 60)
+    if day > 1:
+        text = "%d days, %2d:%02d:%02d" % (day, hour, minute, sec)
+    elif day == 1:
+        text = "%d day, %2d:%02d:%02d" % (day, hour, minute, sec)
+    else:
+        text = "%2d:%02d:%02d" % (hour, minute, sec)
+    return "%-33s %4d %s\n" % (name, domid, text)
+
+
+XL_UPTIME = "%-33s %4s %s\n" % ("Name", "ID", "Uptime") + uptime_line("Domain-0", 0, 3 * 86400 + 4 * 3600 + 5) + \
+    uptime_line("rxguest", 1, 65)
+
+
+def rc_conf_section(text: str) -> str:
+    """What facts.files.read_file_command prints for a regular file: its kind, then od's hex."""
+
+    data = text.encode()
+    rows = [" " + " ".join(f"{b:02x}" for b in data[i:i + 16]) for i in range(0, len(data), 16)]
+    return "file\n" + "\n".join(rows) + "\n"
+
+
+def outputs(**changes) -> dict[str, tuple[str, int]]:
+    sections = {
+        "xl_list": (XL_LIST, 0),
+        "xl_long": (XL_LONG, 0),
+        "xl_info": (XL_INFO, 0),
+        "configs": ("rxguest.cfg\nxl.conf\n", 0),
+        "managed": ("rxguest.cfg\n", 0),
+        "file:/etc/rc.conf": (rc_conf_section(RC_CONF), 0),
+        "sysctl": ("kern.osrelease=14.1-RELEASE-p5\nhw.ncpu=8\nhw.physmem=34253180928\n", 0),
+        "uptime": (XL_UPTIME, 0),
+        "vnc_ports": ("1 5900\n", 0),
+    }
+    sections.update(changes)
+    return sections
+
+
+def read(**changes) -> StatusHost:
+    return HostStatus().process(framed(outputs(**changes)))
+
+
+def guest(name="rxguest", **changes) -> GuestSpec:
+    data = {"name": name, "memory": 128, "maxmem": 256, "vcpus": 1, "maxvcpus": 2, "type": "pvh",
+            "disks": [{"file": "/vm/rxguest.img", "size": "1G"}], "vifs": [{"bridge": "bridge0", "mac": "00:16:3e:65:7e:03"}]}
+    data.update(changes)
+    return GuestSpec.model_validate(data)
+
+
+SSH = {"xen1": ["ssh", "root@xen1"], "xen2": ["ssh", "-p", "2222", "root@xen2"]}
+
+
+# The read ----------------------------------------------------------------------------
+
+
+def test_the_read_is_one_command_of_the_guests_deploys_own_sections():
+    from facts.guests import guests_commands
+
+    commands = status_commands()
+    guests = guests_commands((), (), ())
+    assert {name: commands[name] for name in GUEST_SECTIONS} == {name: guests[name] for name in GUEST_SECTIONS}
+    # passwords are redacted on the host, by facts.xl's command
+    assert commands["xl_long"] == xl_list_long_command()
+    assert isinstance(HostStatus().command(), str)
+
+
+def test_parse_a_dom0():
+    status = read()
+    assert status.release == "14.1-RELEASE-p5" and status.ncpu == 8 and status.physmem_mib == 34253180928 // 2**20
+    assert [d.name for d in status.guests.domains] == ["Domain-0", "rxguest"]
+    assert status.uptimes == {"Domain-0": 3 * 86400 + 4 * 3600 + 5, "rxguest": 65}
+    assert status.vnc_ports == {1: 5900}
+    assert status.guests.rc_conf["xendomains_list"] == "rxguest"
+
+
+@pytest.mark.parametrize("text, seconds", [
+    ("0:01:05", 65), (" 4:00:00", 14400), ("1 day,  2:03:04", 93784), ("12 days, 23:59:59", 12 * 86400 + 86399),
+])
+def test_uptime_forms(text, seconds):
+    assert uptime_seconds(text) == seconds
+
+
+def test_an_xl_uptime_line_that_does_not_parse_makes_the_host_unreadable():
+    result = read(uptime=(XL_UPTIME + "garbage here\n", 0))
+    assert isinstance(result, Unreadable) and "xl uptime" in result.reason
+    with pytest.raises(Exception):
+        parse_xl_uptime("Domain-0 0 yesterday\n")
+
+
+def test_an_xl_without_uptime_leaves_uptime_unknown_not_the_host():
+    status = read(uptime=("xl: unknown command 'uptime'\n", 1))
+    assert status.uptimes is None and "unknown command" in status.uptime_error
+
+
+def test_vnc_ports():
+    assert parse_vnc_ports("1 5900\n3 -\n") == {1: 5900, 3: None}
+    assert isinstance(read(vnc_ports=("1 port\n", 0)), Unreadable)
+
+
+@pytest.mark.parametrize("changes, reason", [
+    ({"sysctl": ("sysctl: not found\n", 127)}, "kern.osrelease"),
+    ({"xl_long": ("libxl: error\n", 1)}, "xl list -l failed"),
+    ({"xl_long": ("[{", 0)}, "cannot parse xl list -l"),
+])
+def test_reads_that_fail_closed(changes, reason):
+    result = read(**changes)
+    assert isinstance(result, Unreadable) and reason in result.reason
+
+
+def test_a_cut_answer_is_unreadable():
+    lines = framed(outputs())
+    result = HostStatus().process(lines[: len(lines) // 2])
+    assert isinstance(result, Unreadable)
+
+
+# The model ---------------------------------------------------------------------------
+
+
+def by_name(rows):
+    return {row["name"]: row for row in rows}
+
+
+def test_a_converged_guest_has_no_drift_and_its_consoles():
+    model = fleet_status({"xen1": [guest()]}, {"xen1": read()}, SSH)
+    [dom0] = model["dom0s"]
+    assert (dom0["freebsd"], dom0["xen"], dom0["dom0_memory_mib"], dom0["dom0_vcpus"], dom0["free_memory_mib"],
+            dom0["declared_memory_mib"]) == ("14.1-RELEASE-p5", "4.17.7", 512, 1, 1004, 128)
+    row = by_name(model["guests"])["rxguest"]
+    assert (row["declared_on"], row["running_on"], row["state"], row["memory_mib"], row["vcpus"],
+            row["uptime_seconds"], row["autostart"], row["drift"]) == ("xen1", ["xen1"], "running", 192, 2, 65, True,
+                                                                      ["memory 192M -> 128M (live)",
+                                                                       "vcpus 2 -> 1 (live)"])
+    # the real capture runs 192M / 2 vCPUs; declared the same, nothing differs
+    same = fleet_status({"xen1": [guest(memory=192, vcpus=2)]}, {"xen1": read()}, SSH)
+    assert by_name(same["guests"])["rxguest"]["drift"] == []
+
+
+def test_consoles_from_the_live_config():
+    live = json.loads(XL_LONG)
+    live[0]["config"]["b_info"]["type.hvm"] = {"vnc": {"enable": "True", "listen": "0.0.0.0", "passwd": REDACTED}}
+    model = fleet_status({"xen2": [guest()]}, {"xen2": read(xl_long=(json.dumps(live), 0))}, SSH)
+    console = by_name(model["guests"])["rxguest"]["consoles"]["xen2"]
+    assert console["serial"] == "ssh -t -p 2222 root@xen2 xl console rxguest"
+    assert console["vnc"]["tunnel"] == "ssh -N -L 5900:127.0.0.1:5900 -p 2222 root@xen2"
+    assert console["vnc"]["viewer"] == "localhost:5900"
+    # a port xenstore does not give is said to be unknown, with where to find it
+    unknown = fleet_status({"xen2": [guest()]}, {"xen2": read(xl_long=(json.dumps(live), 0), vnc_ports=("1 -\n", 0))},
+                           SSH)
+    vnc = by_name(unknown["guests"])["rxguest"]["consoles"]["xen2"]["vnc"]
+    assert vnc["port"] is None and "xenstore-read /local/domain/1/console/vnc-port" in vnc["hint"]
+    # the PVH capture has no VNC at all
+    plain = fleet_status({"xen1": [guest()]}, {"xen1": read()}, SSH)
+    assert by_name(plain["guests"])["rxguest"]["consoles"]["xen1"]["vnc"] is None
+
+
+def test_a_migrated_guest_an_unmanaged_domain_and_a_stopped_guest():
+    model = fleet_status(
+        {"xen1": [guest()], "xen2": [guest("idle", state="stopped")]},
+        {"xen1": read(xl_list=(XL_LIST.split("rxguest")[0], 0), xl_long=("[]", 0)),
+         "xen2": read(xl_list=(XL_LIST.replace("rxguest", "rogue") + XL_LIST.splitlines()[2].replace("1   192", "2   192")
+                               + "\n", 0))},
+        SSH,
+    )
+    rows = by_name(model["guests"])
+    assert rows["rxguest"]["running_on"] == ["xen2"] and rows["rxguest"]["declared_on"] == "xen1"
+    assert "runs on xen2, declared on xen1: deploys/guests.py moves it back" in rows["rxguest"]["drift"]
+    assert rows["rogue"]["unmanaged"] and rows["rogue"]["running_on"] == ["xen2"]
+    assert rows["idle"]["state"] == "not running" and rows["idle"]["drift"] == ["no config file on xen2"]
+    assert model["dom0s"][1]["declared_memory_mib"] == 0  # idle is declared stopped
+
+
+def test_an_unreadable_dom0_makes_what_may_run_there_unknown():
+    model = fleet_status({"xen1": [guest()], "xen2": [guest("other")]},
+                         {"xen1": Unreadable("cannot read kern.osrelease: sysctl: not found"), "xen2": None}, SSH)
+    assert model["unreadable"] == ["xen1", "xen2"]
+    rows = by_name(model["guests"])
+    assert rows["rxguest"]["state"] == "unknown" and rows["other"]["state"] == "unknown"
+    assert "not running" not in json.dumps(model)
+    table = render_table(model)
+    assert "UNREADABLE: cannot read kern.osrelease" in table and "UNKNOWN: what xen1, xen2" in table
+
+
+def test_drift_in_words():
+    running_elsewhere = fleet_status({"xen1": [guest(state="stopped")]}, {"xen1": read()}, SSH)
+    assert "running (declared stopped)" in by_name(running_elsewhere["guests"])["rxguest"]["drift"]
+    bigger = fleet_status({"xen1": [guest(memory=512, maxmem=512, vcpus=2)]}, {"xen1": read()}, SSH)
+    drift = by_name(bigger["guests"])["rxguest"]["drift"]
+    assert "maxmem 256M -> 512M (takes a restart)" in drift
+    no_autostart = fleet_status({"xen1": [guest(memory=192, vcpus=2, autostart=False)]}, {"xen1": read()}, SSH)
+    assert by_name(no_autostart["guests"])["rxguest"]["drift"] == ["autostart on (declared off)"]
+
+
+def test_no_password_reaches_the_output():
+    # The host redacts (facts.xl); were a password to slip through, the model copies none of the live config.
+    live = json.loads(XL_LONG)
+    live[0]["config"]["b_info"]["type.hvm"] = {"vnc": {"enable": "True", "listen": "127.0.0.1", "passwd": "hunter2"}}
+    model = fleet_status({"xen1": [guest()]}, {"xen1": read(xl_long=(json.dumps(live), 0))}, SSH)
+    assert "hunter2" not in render_table(model) + render_json(model)
+
+
+def test_json_is_one_document_of_the_model():
+    model = fleet_status({"xen1": [guest()]}, {"xen1": read()}, SSH)
+    assert json.loads(render_json(model)) == json.loads(json.dumps(model))
+    assert json.loads(render_json(model))["format"] == 1
+
+
+def test_table_has_one_dom0_table_and_one_guest_table():
+    text = render_table(fleet_status({"xen1": [guest()]}, {"xen1": read()}, SSH))
+    assert [part.splitlines()[0] for part in text.split("\n\n")] == ["Dom0s", "Guests", "Consoles"]
+    assert "rxguest on xen1:\n  serial: ssh -t root@xen1 xl console rxguest\n  VNC: none" in text
+
+
+# The report, and the pyinfra behaviour it rests on ------------------------------------
+
+
+def test_pyinfra_calls_host_disconnect_for_each_connected_host_at_the_end_of_the_run():
+    """If pyinfra changes any of this, the status table is never printed: fail here, loudly."""
+
+    from pyinfra.api.connect import disconnect_all
+    from pyinfra.api.host import Host
+    from pyinfra.api.state import BaseStateCallback, State
+    from pyinfra_cli import cli
+
+    assert hasattr(BaseStateCallback, "host_disconnect") and hasattr(State, "add_callback_handler")
+    assert 'trigger_callbacks("host_disconnect", self)' in inspect.getsource(Host.disconnect)
+    assert "host.disconnect" in inspect.getsource(disconnect_all)
+    main = inspect.getsource(cli.cli.callback)
+    assert "finally:" in main and "disconnect_all(state)" in main.split("finally:")[1]
+    assert "func(self, *args, **kwargs)" in inspect.getsource(State.trigger_callbacks)
+
+
+def test_the_report_prints_once_on_stdout_at_the_first_disconnect(capsys):
+    from pyinfra.api import Config, Inventory, State
+
+    inventory = Inventory((["@local", "other"], {}))
+    state = State(inventory, Config())
+    report = fleet_report.report_for(state, render=lambda reads: "REPORT " + " ".join(sorted(reads)))
+    assert fleet_report.report_for(state, render=lambda reads: "second") is report
+    report.add("@local", copy.copy(read()))
+    for host in inventory:
+        state.trigger_callbacks("host_disconnect", host)
+    captured = capsys.readouterr()
+    assert captured.out == "REPORT @local\n" and captured.err == ""
