@@ -27,6 +27,8 @@ class Drift:
     vcpus: int | None = None  # new live vCPU count, within maxvcpus
     restart: list[str] = field(default_factory=list)  # changes that need a restart
     install_finished: bool = False
+    memory_was: int | None = None  # the running values the live changes replace
+    vcpus_was: int | None = None
 
     @property
     def live(self) -> bool:
@@ -39,6 +41,16 @@ class Drift:
     @property
     def empty(self) -> bool:
         return not self.live and not self.restart
+
+    def live_changes(self) -> list[str]:
+        """The live changes in plain words: ``memory 1024 -> 1536 MiB (live: xl mem-set)``."""
+
+        changes = []
+        if self.memory_mib is not None:
+            changes.append(f"memory {self.memory_was} -> {self.memory_mib} MiB (live: xl mem-set)")
+        if self.vcpus is not None:
+            changes.append(f"vcpus {self.vcpus_was} -> {self.vcpus} (live: xl vcpu-set)")
+        return changes
 
     def live_commands(self, name: str) -> list[str]:
         commands = []
@@ -74,6 +86,45 @@ def describe(items) -> str:
     return ", ".join(" ".join(str(part) for part in item if part not in (True, False)) for item in items) or "none"
 
 
+def vif_changes(have: list[tuple[str, str]], want: list[tuple[str, str]]) -> list[str]:
+    """``vif 1 added (bridge1, 00:16:3e:..)``, ``vif 0 bridge bridge0 -> bridge1``, ``vif 2 removed``."""
+
+    changes = []
+    for index in range(max(len(have), len(want))):
+        if index >= len(have):
+            changes.append(f"vif {index} added ({want[index][0]}, {want[index][1]})")
+        elif index >= len(want):
+            changes.append(f"vif {index} removed ({have[index][0]}, {have[index][1]})")
+        elif have[index] != want[index]:
+            parts = [
+                f"{what} {old} -> {new}"
+                for what, old, new in zip(("bridge", "mac"), have[index], want[index])
+                if old != new
+            ]
+            changes.append(f"vif {index} " + ", ".join(parts))
+    return changes
+
+
+def disk_changes(have: list[tuple[str, str, bool]], want: list[tuple[str, str, bool]]) -> list[str]:
+    """``disk hdb added (/dev/zvol/...)``, ``cdrom hdc detached``, ``disk hda /a -> /b`` by vdev."""
+
+    def kind(cdrom: bool) -> str:
+        return "cdrom" if cdrom else "disk"
+
+    was = {vdev: (target, cdrom) for vdev, target, cdrom in have}
+    now = {vdev: (target, cdrom) for vdev, target, cdrom in want}
+    changes = []
+    for vdev, (target, cdrom) in now.items():
+        if vdev not in was:
+            changes.append(f"{kind(cdrom)} {vdev} {'attached' if cdrom else 'added'} ({target})")
+        elif was[vdev] != (target, cdrom):
+            changes.append(f"{kind(cdrom)} {vdev} {was[vdev][0]} -> {target}")
+    for vdev, (target, cdrom) in was.items():
+        if vdev not in now:
+            changes.append(f"{kind(cdrom)} {vdev} {'detached' if cdrom else 'removed'} ({target})")
+    return changes
+
+
 def guest_drift(guest: GuestSpec, domain: XlDomain | None, live: dict | None) -> Drift:
     drift = Drift()
     config = (live or {}).get("config", {})
@@ -91,12 +142,12 @@ def guest_drift(guest: GuestSpec, domain: XlDomain | None, live: dict | None) ->
     if domain is not None:
         if abs(domain.mem_mib - guest.memory) > MEMORY_TOLERANCE_MIB:
             if guest.memory <= (max_mem or guest.memory):
-                drift.memory_mib = guest.memory
+                drift.memory_mib, drift.memory_was = guest.memory, domain.mem_mib
             else:
                 drift.restart.append(f"memory {domain.mem_mib}M -> {guest.memory}M (above the running maxmem)")
         if domain.vcpus != guest.vcpus:
             if guest.vcpus <= (max_vcpus or guest.vcpus):
-                drift.vcpus = guest.vcpus
+                drift.vcpus, drift.vcpus_was = guest.vcpus, domain.vcpus
             else:
                 drift.restart.append(f"vcpus {domain.vcpus} -> {guest.vcpus} (above the running maxvcpus)")
 
@@ -111,8 +162,8 @@ def guest_drift(guest: GuestSpec, domain: XlDomain | None, live: dict | None) ->
                 drift.install_finished = True
                 drift.restart.append("installed: detach the cdrom and boot from disk")
             else:
-                drift.restart.append(f"disks {describe(have)} -> {describe(want)}")
+                drift.restart += disk_changes(have, want) or [f"disks {describe(have)} -> {describe(want)}"]
         have_vifs, want_vifs = live_vifs(config), desired_vifs(guest)
         if have_vifs != want_vifs:
-            drift.restart.append(f"vifs {describe(have_vifs)} -> {describe(want_vifs)}")
+            drift.restart += vif_changes(have_vifs, want_vifs) or [f"vifs {describe(have_vifs)} -> {describe(want_vifs)}"]
     return drift

@@ -25,6 +25,8 @@ from importlib import resources
 from pyinfra import host
 from pyinfra.api import StringCommand, operation
 from pyinfra.context import ctx_state
+from pyinfra.facts.server import Command
+from weakref import WeakKeyDictionary
 
 from facts.guests import AUTOSTART_SCRIPT, GuestsHost, GuestsState, PathInfo, config_path
 from facts.xl import XlDomain
@@ -33,15 +35,15 @@ from facts.rcfile import parse_rc_text
 from facts.dom0 import RC_CONF, SYSCTL_CONF
 from spec.guest import GuestSpec, size_bytes
 from spec.versions import removed_xl_settings
-from spec.xlcfg import config_mode, render_xl_cfg, type_line
+from spec.xlcfg import MASK_SECRET_LINES_AWK, config_mode, mask_secret_lines, render_xl_cfg, type_line
 
 from .commands import argv
 from .drift import Drift, guest_drift
 from facts.files import ABSENT
 from .files import atomic_write_commands, backup_path, write_if_changed
 from .rcfile import set_rc_values
-from .state import changes_host, forget_afterwards, read_state, record
-from .steps import announce, noop, warn
+from .state import changes_host, forget_afterwards, read_state, record, unproxied
+from .steps import announce, diff, noop, plan, wants_diff, warn
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,16 @@ def shutdown_command(guest: GuestSpec, timeout: int) -> str:
         f"xl destroy {name}; {wait_gone_loop(name, DESTROY_WAIT_SECONDS)}; "
         f"if {still_there}; then echo {message} >&2; exit 1; fi; fi"
     )
+
+
+def shutdown_words(guest: GuestSpec, timeout: int) -> str:
+    """How ``shutdown_command`` stops the guest, for the plan."""
+
+    return f"xl shutdown{' -F' if guest.type == 'hvm' else ''}, xl destroy after {int(timeout)}s"
+
+
+def rendered_digest(guest: GuestSpec, current: GuestsHost) -> str:
+    return hashlib.sha256(render_xl_cfg(guest, xen=running_xen(current)).encode()).hexdigest()
 
 
 def create_command(guest: GuestSpec) -> str:
@@ -231,9 +243,11 @@ def disks(guest: GuestSpec, read: GuestsRead, arriving_from: str | None = None):
             if volume is None:
                 sparse = ["-s"] if disk.sparse else []
                 acted = True
+                plan(f"guest {guest.name}: volume {disk.zvol} created, {disk.size}{' sparse' if disk.sparse else ''} (zfs create)")
                 yield argv("zfs", "create", "-p", *sparse, "-V", disk.size, "-o", "volmode=dev", disk.zvol)
             elif size_bytes(disk.size) > volume.volsize:
                 acted = True
+                plan(f"guest {guest.name}: volume {disk.zvol} grown {volume.volsize} bytes -> {disk.size} (zfs set volsize)")
                 yield argv("zfs", "set", f"volsize={disk.size}", disk.zvol)
             else:
                 continue
@@ -243,6 +257,7 @@ def disks(guest: GuestSpec, read: GuestsRead, arriving_from: str | None = None):
             info = current.paths.get(disk.file)
             if info is None or size_bytes(disk.size) > info.size:
                 acted = True
+                plan(f"guest {guest.name}: disk file {disk.file} {'created' if info is None else 'grown'}, {disk.size} (truncate)")
                 yield argv("mkdir", "-p", posixpath.dirname(disk.file))
                 yield argv("truncate", "-s", disk.size, disk.file)
                 grown = PathInfo("Regular File", size_bytes(disk.size))
@@ -292,6 +307,7 @@ def install_media(guest: GuestSpec, read: GuestsRead):
     if not cdrom.url:
         noop(f"guest {guest.name}: {cdrom.path} is missing and has no url")
         return
+    plan(f"guest {guest.name}: {cdrom.path} fetched from {cdrom.url}" + (" and verified (SHA-256)" if cdrom.sha256 else ""))
     yield StringCommand(fetch_command(cdrom.url, cdrom.path, cdrom.sha256.lower() if cdrom.sha256 else None))
     if cdrom.sha256:
         yield record(lambda: current.media_sha256.__setitem__(cdrom.path, cdrom.sha256.lower()))
@@ -310,6 +326,26 @@ def not_arrived(guest: GuestSpec, current: GuestsHost, arriving_from: str | None
     """
 
     return arriving_from is not None and ctx_state.get().is_executing and current.domain(guest.name) is None
+
+
+def masked_config(path: str) -> str:
+    """
+    The guest config on the host with its password lines masked there, before
+    it leaves the host (``spec.xlcfg.mask_secret_lines`` in awk): for ``--diff``.
+    """
+
+    text = host.get_fact(Command, command=f"awk {shlex.quote(MASK_SECRET_LINES_AWK)} {shlex.quote(path)}")
+    return mask_secret_lines((text or "") + "\n")
+
+
+# The configs this run rewrote, per host: a guest whose config is rewritten awaits a
+# restart for what cannot change live, and says so whether the plan is worked out
+# before the write (--dry) or after it (-y).
+_rewritten: "WeakKeyDictionary[object, set[str]]" = WeakKeyDictionary()
+
+
+def rewritten_this_run() -> set[str]:
+    return _rewritten.setdefault(unproxied(host), set())
 
 
 @operation()
@@ -338,8 +374,12 @@ def config(guest: GuestSpec, read: GuestsRead, arriving_from: str | None = None)
         if current.modes.get(path) == mode:
             noop(f"guest {guest.name}: {path} is up to date")
             return
+        plan(f"guest {guest.name}: {path} mode {current.modes.get(path)} -> {mode}")
         yield argv("chmod", mode, path)
     else:
+        plan(f"guest {guest.name}: {path} {'rewritten' if present else 'created'}" + (f", mode {mode}" if mode != "644" else ""))
+        if wants_diff():
+            diff(path, masked_config(path) if present else None, mask_secret_lines(new))
         # No .bak: a previous config may hold a VNC password, and it is regenerated anyway.
         # Based on the checksum read (the content is never read: it may hold a password).
         yield from atomic_write_commands(path, new, basis=present or ABSENT, mode=mode, backup=False)
@@ -347,6 +387,7 @@ def config(guest: GuestSpec, read: GuestsRead, arriving_from: str | None = None)
     def written():
         current.config_sha256[path] = digest
         current.modes[path] = mode
+        rewritten_this_run().add(path)
 
     yield record(written)
 
@@ -383,6 +424,7 @@ def power(
         if domain is None:
             noop(f"guest {guest.name} is stopped")
             return
+        plan(f"guest {guest.name}: shut down ({shutdown_words(guest, shutdown_timeout)})")
         yield StringCommand(shutdown_command(guest, shutdown_timeout))
         yield record(lambda: current.domains.remove(domain))
         return
@@ -390,6 +432,7 @@ def power(
         if arriving_from is not None:
             noop(f"guest {guest.name} runs on {arriving_from}: it arrives by live migration, not by xl create")
             return
+        plan(f"guest {guest.name}: started (xl create), {guest.memory} MiB, {guest.vcpus} vCPUs")
         yield StringCommand(create_command(guest))
         # Its domid and live config are unknown until read; what later operations
         # need is that it runs, with its memory taken from the Dom0's free memory.
@@ -402,11 +445,19 @@ def power(
         return
     if drift.needs_restart and (restart_on_change or guest.restart_on_change or drift.install_finished):
         why = "installation finished, booting from disk" if drift.install_finished else "; ".join(drift.restart)
+        plan(f"guest {guest.name}: restarted ({shutdown_words(guest, shutdown_timeout)}, then xl create), because {why}")
         announce(f"restarting guest {guest.name}: {why}")
         yield StringCommand(shutdown_command(guest, shutdown_timeout))
         yield StringCommand(create_command(guest))
         yield forget_afterwards()
         return
+    for change in drift.live_changes():
+        plan(f"guest {guest.name}: {change}")
+    if drift.needs_restart and (current.config_sha256.get(config_path(guest.name)) != rendered_digest(guest, current)
+                                or config_path(guest.name) in rewritten_this_run()):
+        # Said with the config's rewrite, not on every later run (the warning says that).
+        for change in drift.restart:
+            plan(f"guest {guest.name}: {change} (config only: awaits a restart)")
     for command in drift.live_commands(guest.name):
         yield StringCommand(command)
     if drift.live:
@@ -443,18 +494,22 @@ def remove(guest: GuestSpec, read: GuestsRead, shutdown_timeout: int = 120):
     acted = False
     if current.domain(guest.name) is not None:
         acted = True
+        plan(f"guest {guest.name}: shut down ({shutdown_words(guest, shutdown_timeout)})")
         yield StringCommand(shutdown_command(guest, shutdown_timeout))
     if current.config_sha256.get(path) is not None:
         acted = True
+        plan(f"guest {guest.name}: {path} removed")
         # The .bak of older runs may hold the VNC password too.
         yield argv("rm", "-f", path, backup_path(path))
     if guest.destroy_disks:
         for disk in guest.disks:
             if disk.zvol and disk.zvol in current.volumes:
                 acted = True
+                plan(f"guest {guest.name}: volume {disk.zvol} destroyed (zfs destroy)")
                 yield argv("zfs", "destroy", disk.zvol)
             elif disk.file and current.paths.get(disk.file) is not None:
                 acted = True
+                plan(f"guest {guest.name}: disk file {disk.file} removed")
                 yield argv("rm", "-f", disk.file)
     if not acted:
         kept = "" if guest.destroy_disks else " (its disks are kept)"
@@ -586,6 +641,7 @@ def init_shutdown_timeout(current: GuestsHost, seconds: int):
     if live is None or live < seconds:
         # An unreadable live value: the command itself never lowers a larger one.
         acted = True
+        plan(f"sysctl: {INIT_SHUTDOWN_SYSCTL} {live if live is not None else 'unreadable'} -> {seconds} (live)")
         yield StringCommand(raised_init_shutdown_command(seconds))
         yield record(lambda: setattr(current, "init_shutdown_timeout", seconds))
     if persisted < seconds:

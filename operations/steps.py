@@ -178,6 +178,12 @@ def plan(change: str) -> None:
         host.log_styled(PLAN_PREFIX + change, fg="cyan", log_func=logger.info)
 
 
+def wants_diff() -> bool:
+    """Whether ``diff`` would print now: with ``--diff``, outside a trial, once per run."""
+
+    return _trial_of_this_host() is None and bool(ctx_state.get().config.DIFF) and said_once_per_run()
+
+
 def diff(path: str, old: str | None, new: str) -> None:
     """
     With ``--diff`` (pyinfra's ``config.DIFF``), the lines of ``path`` that a
@@ -186,7 +192,7 @@ def diff(path: str, old: str | None, new: str) -> None:
     ``new`` must already have their secrets masked.
     """
 
-    if _trial_of_this_host() is not None or not ctx_state.get().config.DIFF or not said_once_per_run():
+    if not wants_diff():
         return
     host.log(f"Will {'create' if old is None else 'modify'} {path}", logger.info)
     for line in generate_color_diff((old or "").splitlines(True), new.splitlines(True)):

@@ -59,6 +59,7 @@ __all__ = [
     "config_mode",
     "config_path",
     "is_managed_config",
+    "mask_secret_lines",
     "disk_specs",
     "render_xl_cfg",
     "type_line",
@@ -187,6 +188,55 @@ def _redacted(key: str, value: object) -> object:
     if isinstance(value, list):
         return [PASSWORD_FIELD.sub(r"\1" + REDACTED, item) for item in value]
     return PASSWORD_FIELD.sub(r"\1" + REDACTED, str(value))
+
+
+# A line that mentions a password, whole: "vncpasswd", "spicepasswd", a vfb string's "vncpasswd=".
+SECRET_LINE = re.compile(r"passw", re.IGNORECASE)
+KEY_PREFIX = re.compile(r"^(\s*[a-z][._0-9a-z]*\s*=)")
+
+
+def mask_secret_lines(text: str) -> str:
+    """
+    ``text`` with every line that mentions a password replaced by ``REDACTED``
+    (after its ``key =`` when it has one), and the further lines of a list
+    opened on such a line, up to its closing ``]`` line: what ``--diff`` shows
+    of a guest config. The same rule runs on the host (``MASK_SECRET_LINES_AWK``)
+    so the config there is masked before it leaves the host.
+    """
+
+    out, in_secret_list = [], False
+    for line in text.splitlines(True):
+        ending = "\n" if line.endswith("\n") else ""
+        body = line[: len(line) - len(ending)]
+        if in_secret_list:
+            if body.strip() == "]":
+                in_secret_list = False
+                out.append(line)
+            else:
+                out.append(f"    {REDACTED}{ending}")
+            continue
+        if SECRET_LINE.search(body):
+            key = KEY_PREFIX.match(body)
+            out.append(f"{key.group(1)} {REDACTED}{ending}" if key else f"    {REDACTED}{ending}")
+            in_secret_list = bool(key) and body.rstrip().endswith("[")
+            continue
+        out.append(line)
+    return "".join(out)
+
+
+# mask_secret_lines in POSIX awk (FreeBSD's one-true-awk): no IGNORECASE, no backreferences.
+MASK_SECRET_LINES_AWK = r"""
+secret { if ($0 ~ /^[ 	]*\][ 	]*$/) { secret = 0; print; } else print "    """ + REDACTED + r""""; next }
+tolower($0) ~ /passw/ {
+    if (match($0, /^[ 	]*[a-z][._0-9a-z]*[ 	]*=/)) {
+        print substr($0, 1, RLENGTH) " """ + REDACTED + r"""";
+        line = $0; sub(/[ 	]+$/, "", line);
+        if (line ~ /\[$/) secret = 1
+    } else print "    """ + REDACTED + r"""";
+    next
+}
+{ print }
+"""
 
 
 def is_managed_config(text: str) -> bool:

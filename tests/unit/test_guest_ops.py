@@ -398,3 +398,85 @@ def test_a_key_value_that_xen_421_removed_is_refused_with_the_reason_there_only(
     assert guests.plan_problems([guest], dom0()) == []  # 4.19 still has it
     modern = handbook_guest(extra={"device_model_version": "qemu-xen"})
     assert guests.plan_problems([modern], dom0(xen_info=XEN_421)) == []
+
+
+# The plan: what --dry and the change summary say for each guest, in plain words.
+
+
+@pytest.fixture
+def plans(monkeypatch):
+    from pyinfra.api.host import Host
+
+    said: list[str] = []
+    monkeypatch.setattr(Host, "log_styled", lambda self, message, **kw: said.append(message))
+    return said
+
+
+def test_the_plan_of_a_live_memory_change(monkeypatch, plans):
+    guest = handbook_guest(memory=1536)
+    current = running(handbook_guest(), memory=1024)
+    commands(guests.power, current, monkeypatch, guest=guest)
+    assert plans == ["plan: guest freebsd: memory 1024 -> 1536 MiB (live: xl mem-set)"]
+
+
+def test_the_plan_of_a_change_that_awaits_a_restart(monkeypatch, plans):
+    guest = handbook_guest(vifs=[{"bridge": "bridge0"}, {"bridge": "bridge0", "mac": "00:16:3e:00:00:02"}])
+    current = running(handbook_guest())
+    current.config_sha256["/usr/local/etc/xen/freebsd.cfg"] = "b" * 64  # the config of the running guest
+    commands(guests.config, current, monkeypatch, guest=guest)
+    commands(guests.power, current, monkeypatch, guest=guest)
+    plans[:] = [p for p in plans if p.startswith("plan: ")]
+    assert plans[0] == "plan: guest freebsd: /usr/local/etc/xen/freebsd.cfg rewritten, mode 600"
+    assert plans[1:] == ["plan: guest freebsd: vif 1 added (bridge0, 00:16:3e:00:00:02) (config only: awaits a restart)"]
+    plans.clear()
+    commands(guests.power, current, monkeypatch, guest=guest, restart_on_change=True)
+    assert plans == [
+        "plan: guest freebsd: restarted (xl shutdown -F, xl destroy after 120s, then xl create), "
+        "because vif 1 added (bridge0, 00:16:3e:00:00:02)",
+    ]
+
+
+def test_a_pending_restart_is_planned_only_with_the_configs_rewrite(monkeypatch, plans):
+    from spec.xlcfg import render_xl_cfg
+    import hashlib
+
+    guest = handbook_guest(vifs=[{"bridge": "bridge0"}, {"bridge": "bridge0"}])
+    current = running(handbook_guest())
+    written = hashlib.sha256(render_xl_cfg(guest, xen=(4, 19)).encode()).hexdigest()
+    current.config_sha256["/usr/local/etc/xen/freebsd.cfg"] = written
+    commands(guests.power, current, monkeypatch, guest=guest)
+    assert [p for p in plans if p.startswith("plan:")] == []  # the warning says it awaits a restart
+
+
+def test_the_diff_of_a_guest_config_masks_the_password_on_both_sides(monkeypatch, plans):
+    from pyinfra.api.host import Host
+    from operations import steps
+
+    printed: list[str] = []
+    monkeypatch.setattr(steps.logger, "info", lambda fmt, *args: printed.append(fmt % args if args else fmt))
+    monkeypatch.setattr(Host, "log", lambda self, message, log_func=None: printed.append(message))
+    old_text = 'name = "freebsd"\nmemory = 1024\nvncpasswd = "0ld-pw"\n'
+    asked: list[str] = []
+
+    def fact(self, cls, command):
+        asked.append(command)
+        # What the host's awk hands back (checked against mask_secret_lines in test_xlcfg).
+        return old_text.replace('"0ld-pw"', "********").rstrip("\n")
+
+    monkeypatch.setattr(Host, "get_fact", fact)
+    monkeypatch.setattr(steps, "said_once_per_run", lambda: True)
+    guest = handbook_guest(memory=1536)
+    current = running(handbook_guest())
+    current.config_sha256["/usr/local/etc/xen/freebsd.cfg"] = "b" * 64
+    from pyinfra.context import ctx_state
+    from tests.opsupport import fake_host
+
+    monkeypatch.setattr(guests, "guests_state", lambda *a, **k: current)
+    with fake_host() as host:
+        host.state.config.DIFF = True
+        list(guests.config._inner(guest=guest, read=READ))
+    assert printed[0] == "Will modify /usr/local/etc/xen/freebsd.cfg"
+    text = "\n".join(printed)
+    assert "s3cret" not in text and "0ld-pw" not in text
+    assert "+ memory = 1536" in text and "- memory = 1024" in text
+    assert asked and asked[0].startswith("awk ") and asked[0].endswith(" /usr/local/etc/xen/freebsd.cfg")

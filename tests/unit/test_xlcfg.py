@@ -381,3 +381,20 @@ def test_xen_410_and_later_get_type(xen):
     assert text == render_xl_cfg(handbook_guest())
     with parsed(text) as cfg:
         assert cfg.get_string("type") == "hvm"
+
+
+def test_secret_lines_are_masked_the_same_here_and_by_the_hosts_awk():
+    import shutil
+    import subprocess
+
+    from spec.xlcfg import MASK_SECRET_LINES_AWK, mask_secret_lines
+
+    guest = handbook_guest(vnc={"password": "s3cret"}, extra={"vfb": ["vnc=1,vncpasswd=abc", "sdl=0"], "spicepasswd": "zz", "on_crash": "restart"})
+    text = render_xl_cfg(guest)
+    masked = mask_secret_lines(text)
+    assert "s3cret" not in masked and "abc" not in masked and "zz" not in masked
+    assert 'vncpasswd = ********\n' in masked and '    "sdl=0",\n' in masked and 'on_crash = "restart"' in masked
+    awk = shutil.which("busybox")  # the simulated FreeBSD's awk
+    assert awk, "busybox is needed (the simulator's awk)"
+    done = subprocess.run([awk, "awk", MASK_SECRET_LINES_AWK], input=text, capture_output=True, text=True, check=True)
+    assert done.stdout == masked
