@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import time
 import uuid
@@ -162,6 +163,10 @@ def test_3_the_status_table(with_rogue):
     web = lines["web"].split()
     assert web[1:5] == ["xen1", "xen2", "running", "512M"], table
     assert "runs on xen2, declared on xen1: deploys/guests.py moves it back" in lines["web"]
+    if fleet.hosts["xen2"].run("xl uptime").returncode == 0:
+        assert re.fullmatch(r"\d+:\d\d:\d\d", web[6]), table
+    else:  # this simulator's xl has no uptime yet: unknown, not made up
+        assert web[6] == "-", table
     idle = lines["idle"].split()
     assert idle[1:4] == ["xen2", "-", "not"], table  # "not running", as declared: no drift
     assert lines["idle"].rstrip().endswith("none"), table
@@ -220,3 +225,10 @@ def test_5_an_unreadable_dom0_is_shown_as_such_and_fails_the_run(with_rogue):
     assert "cannot read this Dom0's status" in done.stderr
     guests = {g["name"]: g for g in document["guests"]}
     assert guests["web"]["running_on"] == ["xen2"]  # what xen2 said still shows
+
+
+def test_6_a_dry_run_prints_the_status_too(with_rogue):
+    dry = status(with_rogue, "--dry")
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    guests = dry.stdout.split("\n\n")[1]
+    assert guests.startswith("Guests") and "\nweb " in guests and "\nrogue " in guests, dry.stdout
