@@ -630,6 +630,28 @@ def test_migrate_moves_the_guest_and_keeps_its_identity(pair):
         a.run("rm -f /shared/vm/mv.img /usr/local/etc/xen/mv.cfg")
 
 
+def test_a_memory_target_not_yet_reached_moves_with_the_guest(pair):
+    """The saved config carries libxl's target (b_info.target_memkb, avail_vcpus); the guest
+    takes it up at the target host as it would have at the source."""
+    a, b = pair.hosts["xen1"], pair.hosts["xen2"]
+    sh(a, "truncate -s 1G /shared/vm/tg.img")
+    a.write("/usr/local/etc/xen/tg.cfg", hvm_cfg("tg", "/shared/vm/tg.img", memory=512, maxmem=1024, maxvcpus=2))
+    pair.guest_behaviour(None, "tg", "pv", balloon_seconds=3)
+    try:
+        sh(a, "xl create /usr/local/etc/xen/tg.cfg")
+        sh(a, "xl mem-set tg 900m")
+        sh(a, "xl vcpu-set tg 2")
+        sh(a, "xl migrate tg xen2")
+        b_info = parse_xl_list_long(sh(b, "xl list -l tg").stdout)["tg"]["config"]["b_info"]
+        assert (b_info["target_memkb"], b_info["avail_vcpus"]) == (900 * 1024, [0, 1])
+        wait_for(lambda: (xl_list(b)["tg"].mem_mib, xl_list(b)["tg"].vcpus) == (900, 2), timeout=6,
+                 what="the guest taking up its target at xen2")
+    finally:
+        for h in (a, b):
+            h.run("xl destroy tg; rm -rf /.sim/xen/guests/tg")
+        a.run("rm -f /shared/vm/tg.img /usr/local/etc/xen/tg.cfg")
+
+
 @pytest.mark.parametrize("cut", ["target sshd", "source ssh client"])
 def test_a_cut_migration_leaves_the_guest_running_at_the_source(pair, cut):
     a, b = pair.hosts["xen1"], pair.hosts["xen2"]
