@@ -43,6 +43,9 @@ def render(reads: dict) -> str:
                 for h in all_hosts}
     undeclared = tuple(h.name for h in all_hosts if h.name not in check.specs)
     ssh = {h.name: ssh_words({**h.data.dict(), "name": h.name}) for h in all_hosts}
+    for h in all_hosts:
+        if h.name not in reads and not state.is_host_in_limit(h):
+            reads[h.name] = Unreadable("not read: outside --limit")
     return FORMATS[output_format](fleet_status(declared, reads, ssh, undeclared))
 
 

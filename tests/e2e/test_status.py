@@ -232,3 +232,29 @@ def test_6_a_dry_run_prints_the_status_too(with_rogue):
     assert dry.returncode == 0, dry.stderr[-3000:]
     guests = dry.stdout.split("\n\n")[1]
     assert guests.startswith("Guests") and "\nweb " in guests and "\nrogue " in guests, dry.stdout
+
+
+def test_7_limit_reads_fewer_dom0s_and_says_the_others_are_unknown(with_rogue):
+    done = status(with_rogue, "--limit", "xen1", "--data", "status_format=json")
+    assert done.returncode == 0, done.stderr[-3000:]
+    document = json.loads(done.stdout)
+    dom0s = {d["name"]: d for d in document["dom0s"]}
+    assert dom0s["xen1"]["readable"] and dom0s["xen2"]["error"] == "not read: outside --limit"
+    # web runs on xen2, which was not read: unknown, not "not running"
+    web = {g["name"]: g for g in document["guests"]}["web"]
+    assert web["state"] == "unknown" and web["running_on"] == []
+
+
+def test_8_every_dom0_unreadable_still_prints_the_status(with_rogue):
+    hosts = with_rogue.hosts.values()
+    for host in hosts:
+        host.path("/sbin/sysctl").rename(host.path("/sbin/sysctl.keep"))
+    try:
+        done = status(with_rogue, "--data", "status_format=json")
+    finally:
+        for host in hosts:
+            host.path("/sbin/sysctl.keep").rename(host.path("/sbin/sysctl"))
+    assert done.returncode != 0
+    document = json.loads(done.stdout)
+    assert document["unreadable"] == ["xen1", "xen2"]
+    assert {g["state"] for g in document["guests"]} == {"unknown"}
