@@ -97,13 +97,8 @@ def drift_words(guest: GuestSpec, place: Place | None) -> list[str]:
     if place is None:
         return []
     drift = guest_drift(guest, place.domain, place.read.guests.live_configs.get(place.domain.name))
-    words = []
-    if drift.memory_mib is not None:
-        words.append(f"memory {place.domain.mem_mib}M -> {drift.memory_mib}M (live)")
-    if drift.vcpus is not None:
-        words.append(f"vcpus {place.domain.vcpus} -> {drift.vcpus} (live)")
-    words += [f"{item} (takes a restart)" for item in drift.restart]
-    return words
+    # The plan's own words (operations.drift), so the status and a deploy's plan say the same.
+    return drift.live_changes() + [f"{item} (takes a restart)" for item in drift.restart]
 
 
 def _dom0_row(name: str, read, declared: list[GuestSpec]) -> dict:
@@ -316,7 +311,13 @@ def render_table(model: dict) -> str:
     if model["unreadable"]:
         out += ["", f"UNKNOWN: what {', '.join(model['unreadable'])} run(s) could not be read (see above); "
                 "guests that may run there are shown as unknown"]
-    return "\n".join(out)
+    return printable("\n".join(out))
+
+
+def printable(text: str) -> str:
+    """Domain names come from the hosts: no control character (a terminal escape) reaches the operator's terminal."""
+
+    return "".join(char if char == "\n" or char.isprintable() else "?" for char in text)
 
 
 def render_json(model: dict) -> str:

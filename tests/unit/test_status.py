@@ -177,8 +177,8 @@ def test_a_converged_guest_has_no_drift_and_its_consoles():
     row = by_name(model["guests"])["rxguest"]
     assert (row["declared_on"], row["running_on"], row["state"], row["memory_mib"], row["vcpus"],
             row["uptime_seconds"], row["autostart"], row["drift"]) == ("xen1", ["xen1"], "running", 192, 2, 65, True,
-                                                                      ["memory 192M -> 128M (live)",
-                                                                       "vcpus 2 -> 1 (live)"])
+                                                                      ["memory 192 -> 128 MiB (live: xl mem-set)",
+                                                                       "vcpus 2 -> 1 (live: xl vcpu-set)"])
     # the real capture runs 192M / 2 vCPUs; declared the same, nothing differs
     same = fleet_status({"xen1": [guest(memory=192, vcpus=2)]}, {"xen1": read()}, SSH)
     assert by_name(same["guests"])["rxguest"]["drift"] == []
@@ -290,3 +290,12 @@ def test_the_report_prints_once_on_stdout_at_the_first_disconnect(capsys):
         state.trigger_callbacks("host_disconnect", host)
     captured = capsys.readouterr()
     assert captured.out == "REPORT @local\n" and captured.err == ""
+
+
+def test_a_domain_name_cannot_drive_the_operators_terminal():
+    hostile = XL_LIST.replace("rxguest", "evil\x1b[2J")
+    model = fleet_status({"xen1": []}, {"xen1": read(xl_list=(hostile, 0), xl_long=("[]", 0))}, SSH)
+    assert "evil\x1b[2J" in [g["name"] for g in model["guests"]]
+    text = render_table(model)
+    assert "\x1b" not in text and "evil?[2J" in text
+    assert "\x1b" not in render_json(model)
