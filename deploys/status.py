@@ -13,28 +13,15 @@ declared nowhere are flagged unmanaged. A Dom0 that cannot be read is shown as
 unreadable and fails the run (exit status 1); nothing about it is guessed.
 """
 
-from pyinfra import host, inventory, logger, state
+from pyinfra import host, inventory, state
 
 from deploys.support import fleet_check, host_spec, stop_this_host
 from facts.status import HostStatus, Unreadable
 from operations import fleet_report
 from operations.state import unproxied
-from operations.status import fleet_status, render_json, render_table
+from operations.status import fleet_status, render_json, render_table, ssh_words
 
 FORMATS = {"table": render_table, "json": render_json}
-
-
-def ssh_words(data) -> list[str]:
-    """The ssh command that reaches a Dom0 as pyinfra does (port, user, key from its host data)."""
-
-    words = ["ssh"]
-    if data.get("ssh_port"):
-        words += ["-p", str(data.get("ssh_port"))]
-    if data.get("ssh_key"):
-        words += ["-i", str(data.get("ssh_key"))]
-    address = data.get("ssh_hostname") or data.get("name")
-    user = data.get("ssh_user")
-    return [*words, f"{user}@{address}" if user else address]
 
 
 def render(reads: dict) -> str:
@@ -42,7 +29,7 @@ def render(reads: dict) -> str:
     declared = {h.name: list(check.specs[h.name].guests.xen_guests) if h.name in check.specs else []
                 for h in all_hosts}
     undeclared = tuple(h.name for h in all_hosts if h.name not in check.specs)
-    ssh = {h.name: ssh_words({**h.data.dict(), "name": h.name}) for h in all_hosts}
+    ssh = {h.name: ssh_words(h.name, h.data.dict()) for h in all_hosts}
     for h in all_hosts:
         if h.name not in reads and not state.is_host_in_limit(h):
             reads[h.name] = Unreadable("not read: outside --limit")

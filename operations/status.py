@@ -71,6 +71,18 @@ def live_vnc(read: StatusHost, domain: XlDomain) -> dict | None:
     return {"listen": vnc.get("listen") or "127.0.0.1", "port": port}
 
 
+def ssh_words(name: str, data: dict) -> list[str]:
+    """The ssh command that reaches a Dom0 as pyinfra does: its port, key, user and address from its host data."""
+
+    words = ["ssh"]
+    if data.get("ssh_port"):
+        words += ["-p", str(data["ssh_port"])]
+    if data.get("ssh_key"):
+        words += ["-i", str(data["ssh_key"])]
+    address = data.get("ssh_hostname") or name
+    return [*words, f"{data['ssh_user']}@{address}" if data.get("ssh_user") else address]
+
+
 def consoles(name: str, dom0: str, ssh: list[str], read: StatusHost, domain: XlDomain) -> dict:
     """How to reach a running guest's consoles from the operator's machine."""
 

@@ -299,3 +299,12 @@ def test_a_domain_name_cannot_drive_the_operators_terminal():
     text = render_table(model)
     assert "\x1b" not in text and "evil?[2J" in text
     assert "\x1b" not in render_json(model)
+
+
+def test_ssh_words_reach_a_dom0_as_pyinfra_does():
+    from operations.status import ssh_words
+
+    assert ssh_words("xen1.example.org", {}) == ["ssh", "xen1.example.org"]
+    assert ssh_words("xen1", {"ssh_user": "root", "ssh_hostname": "192.0.2.10", "ssh_port": 2222,
+                              "ssh_key": "/home/me/.ssh/xen"}) == [
+        "ssh", "-p", "2222", "-i", "/home/me/.ssh/xen", "root@192.0.2.10"]
