@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
 from time import monotonic
 
 from gevent import sleep
@@ -39,6 +40,7 @@ from facts.logincap import set_login_capability
 from facts.rcfile import parse_rc_text
 from facts.ttys import ensure_tty
 from spec.schema import Dom0Spec
+from spec.versions import end_of_life_note
 
 from .commands import argv
 from .files import words_change, write_if_changed
@@ -140,6 +142,7 @@ def preflight_problems(dom0: Dom0Host, spec: Dom0Spec) -> list[str]:
 def packages(spec: Dom0Spec):
     """
     Install the Xen kernel and tools packages for ``xen_version`` with pkg(8).
+    A FreeBSD past its end of life (13 since 2026-04-30) is said, every run.
 
     .. code:: python
 
@@ -147,6 +150,9 @@ def packages(spec: Dom0Spec):
     """
 
     dom0 = dom0_state()
+    eol = end_of_life_note(dom0.release, dom0.freebsd_major, date.today().isoformat())
+    if eol:
+        warn(eol)
     missing = [name for name in spec.release.packages if name not in dom0.packages]
     if not missing:
         installed = ", ".join(f"{n}-{dom0.packages[n]}" for n in spec.release.packages)

@@ -122,3 +122,23 @@ def removed_xl_settings(settings: dict[str, object], xen: tuple[int, int]) -> li
         if key in settings and tuple(xen) >= since and (value is None or settings[key] == value):
             problems.append(f"{key} = {settings[key]!r}: {reason}")
     return problems
+
+
+# FreeBSD releases past their end of life (the FreeBSD security team's dates):
+# they keep working with this project, and a run says so.
+FREEBSD_END_OF_LIFE = {11: "2021-09-30", 12: "2023-12-31", 13: "2026-04-30"}
+
+
+def end_of_life_note(release: str, major: int | None, today: str) -> str | None:
+    """
+    What to tell the admin of a Dom0 whose FreeBSD (``release``, e.g.
+    "13.2-RELEASE") is past its end of life on ``today`` (ISO date), or None.
+    """
+
+    end = FREEBSD_END_OF_LIFE.get(major) if major is not None else None
+    if end is None or today < end:
+        return None
+    return (
+        f"FreeBSD {release} reached its end of life on {end}: it keeps working here, but gets no "
+        "security fixes; upgrade to FreeBSD 14 or 15"
+    )

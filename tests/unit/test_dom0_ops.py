@@ -423,3 +423,19 @@ def test_a_converged_dom0_plans_nothing(monkeypatch, plans):
     for op, kwargs in [(dom0.loader_conf, {"spec": SPEC}), (dom0.reboot_into_xen, {"spec": SPEC}), (dom0.packages, {"spec": SPEC})]:
         commands(op, converged_host(), monkeypatch, **kwargs)
     assert plans == []
+
+
+def test_a_freebsd_past_its_end_of_life_keeps_working_and_is_said_so(monkeypatch, plans):
+    from spec.versions import end_of_life_note
+
+    assert end_of_life_note("13.2-RELEASE", 13, "2026-04-29") is None
+    assert end_of_life_note("13.2-RELEASE", 13, "2026-04-30").startswith(
+        "FreeBSD 13.2-RELEASE reached its end of life on 2026-04-30: it keeps working here",
+    )
+    assert end_of_life_note("14.1-RELEASE", 14, "2030-01-01") is None
+    from facts.dom0 import parse_freebsd_version
+
+    thirteen = converged_host(release="13.2-RELEASE", freebsd_version=parse_freebsd_version("13.2-RELEASE"))
+    monkeypatch.setattr(dom0, "date", type("FixedDate", (), {"today": staticmethod(lambda: __import__("datetime").date(2026, 11, 30))}))
+    assert commands(dom0.packages, thirteen, monkeypatch, spec=SPEC) == []  # nothing to install: it works
+    assert plans == [end_of_life_note("13.2-RELEASE", 13, "2026-11-30")]
