@@ -140,16 +140,23 @@ def guest_drift(guest: GuestSpec, domain: XlDomain | None, live: dict | None) ->
         drift.restart.append(f"maxvcpus {max_vcpus} -> {wanted_maxvcpus}")
 
     if domain is not None:
-        if abs(domain.mem_mib - guest.memory) > MEMORY_TOLERANCE_MIB:
+        # xl mem-set / vcpu-set set a target that xl list -l shows at once; xl list
+        # shows what the guest has taken up, later or (without PV drivers) never
+        # (real Xen 4.17). The target decides, so a guest that is still
+        # ballooning is not given the same target again.
+        memory = int(build.get("target_memkb", 0) or 0) // 1024 or domain.mem_mib
+        avail = build.get("avail_vcpus")
+        vcpus = len(avail) if isinstance(avail, list) and avail else domain.vcpus
+        if abs(memory - guest.memory) > MEMORY_TOLERANCE_MIB:
             if guest.memory <= (max_mem or guest.memory):
-                drift.memory_mib, drift.memory_was = guest.memory, domain.mem_mib
+                drift.memory_mib, drift.memory_was = guest.memory, memory
             else:
-                drift.restart.append(f"memory {domain.mem_mib}M -> {guest.memory}M (above the running maxmem)")
-        if domain.vcpus != guest.vcpus:
+                drift.restart.append(f"memory {memory}M -> {guest.memory}M (above the running maxmem)")
+        if vcpus != guest.vcpus:
             if guest.vcpus <= (max_vcpus or guest.vcpus):
-                drift.vcpus, drift.vcpus_was = guest.vcpus, domain.vcpus
+                drift.vcpus, drift.vcpus_was = guest.vcpus, vcpus
             else:
-                drift.restart.append(f"vcpus {domain.vcpus} -> {guest.vcpus} (above the running maxvcpus)")
+                drift.restart.append(f"vcpus {vcpus} -> {guest.vcpus} (above the running maxvcpus)")
 
     if live is not None:
         guest_type = config.get("c_info", {}).get("type")
