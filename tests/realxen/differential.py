@@ -32,9 +32,12 @@ EXPLAINED = Path(__file__).with_name("explained.json")
 UUID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b")
 SOURCE_POSITION = re.compile(r"\b([a-z_]+\.c):\d+:")
 DOMID_WORDS = re.compile(r"\b(Domain|domain|domid|Domid|dom)( ?)(\d+)\b")
+# A row of xl list: its ID and Time(s) columns.
+LIST_ROW = re.compile(r"^(\S.*?)\s+\d+(\s+\d+\s+\d+\s+[-a-z]{6})\s+\d+\.\d$", re.MULTILINE)
 
 
 def normalise_text(text: str) -> str:
+    text = LIST_ROW.sub(r"\1 <id>\2 <time>", text)
     text = UUID.sub("<uuid>", text)
     text = SOURCE_POSITION.sub(r"\1:<line>:", text)
     text = DOMID_WORDS.sub(r"\1\2<domid>", text)
@@ -71,7 +74,7 @@ def normalise_parsed(step_id: str, parsed):
 # Steps whose stdout is a table or a document read by a parser: the parsed
 # form is compared (the raw text carries the Dom0's own figures).
 PARSED_ONLY = {"01-xl-info", "02-xl-list", "03-xl-list-l", "05-list-l-guest", "06-drift-after-create",
-               "12-list-l-after-sets", "26-list-end"}
+               "11c-list-settled", "12-list-l-after-sets", "26-list-end"}
 
 
 def compare(real: list[dict], sim: list[dict]) -> list[dict]:
@@ -111,18 +114,20 @@ def _without(value, patterns: list[str]):
 
 def explanation(difference: dict, explained: list[dict]) -> str | None:
     """
-    The reason an entry of explained.json gives for this difference. An entry
-    with ``ignore_lines`` (regular expressions) explains only those lines:
-    the rest of the field must still agree.
+    The reason an entry of explained.json gives for this difference. An
+    entry explains only what it names: ``replace`` (regular expression ->
+    replacement, applied to both sides) and ``ignore_lines`` (regular
+    expressions of lines dropped from both sides); the rest must agree.
     """
 
     for entry in explained:
         if entry["step"] != difference["step"] or entry["field"] != difference["field"]:
             continue
-        patterns = entry.get("ignore_lines")
-        if patterns is None:
-            return entry["reason"]
-        if _without(difference["real"], patterns) == _without(difference["sim"], patterns):
+        real, sim = difference["real"], difference["sim"]
+        for pattern, replacement in entry.get("replace", {}).items():
+            real, sim = re.sub(pattern, replacement, real), re.sub(pattern, replacement, sim)
+        patterns = entry.get("ignore_lines", [])
+        if _without(real, patterns) == _without(sim, patterns):
             return entry["reason"]
     return None
 
@@ -132,13 +137,17 @@ def _show(value) -> str:
     return "\n".join("      | " + line for line in (text.rstrip("\n").split("\n") if text else ["<empty>"]))
 
 
-def report(real: list[dict], sim: list[dict], explained: list[dict] | None = None) -> tuple[str, int]:
+def report(real: list[dict], sim: list[dict], explained: list[dict] | None = None,
+           migration: tuple[list[dict], list[dict]] | None = None) -> tuple[str, int]:
     """The printed report and the number of unexplained differences."""
 
     explained = load_explained() if explained is None else explained
     lines = []
     unexplained = 0
     differences = compare(real, sim)
+    if migration is not None:
+        differences += compare_migration(*migration)
+        real = real + migration[0]
     for difference in differences:
         reason = explanation(difference, explained)
         tag = "EXPLAINED" if reason else "UNEXPLAINED"
@@ -153,3 +162,40 @@ def report(real: list[dict], sim: list[dict], explained: list[dict] | None = Non
             lines.append(f"    why: {reason}")
     lines.append(f"{len(real)} steps compared, {len(differences)} differences, {unexplained} unexplained")
     return "\n".join(lines), unexplained
+
+
+# xl migrate's stderr carries the sender's lines and the receiver's (through the
+# transport's stderr) as they come: their interleaving is a race, so the lines
+# are compared as a sorted list. Progress counters are not normalised: none is printed.
+def migration_fields(r: dict, s: dict) -> dict:
+    def lines(text: str) -> list[str]:
+        return sorted(line for line in normalise_text(text).split("\n") if line)
+
+    return {
+        "command": (r["command"], s["command"]),
+        "rc": (r["rc"], s["rc"]),
+        "stdout": (normalise_text(r["stdout"]), normalise_text(s["stdout"])),
+        "stderr": ("\n".join(lines(r["stderr"])), "\n".join(lines(s["stderr"]))),
+        "names_seen": (r["names_seen"], s["names_seen"]),
+        "after": (_no_flags(r["after"]), _no_flags(s["after"])),
+    }
+
+
+def _no_flags(after: dict) -> dict:
+    return {host: [{"name": d["name"], "state": "~~" + d["state"][2:]} for d in domains]
+            for host, domains in after.items()}
+
+
+def compare_migration(real: list[dict], sim: list[dict]) -> list[dict]:
+    sim_by_id = {step["id"]: step for step in sim}
+    differences = []
+    for r in real:
+        s = sim_by_id.get(r["id"])
+        if s is None:
+            differences.append({"step": r["id"], "field": "missing", "real": "ran", "sim": "not run"})
+            continue
+        for name, (real_value, sim_value) in migration_fields(r, s).items():
+            if real_value != sim_value:
+                differences.append({"step": r["id"], "field": name, "real": real_value, "sim": sim_value,
+                                    "command": r["command"]})
+    return differences

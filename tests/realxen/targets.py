@@ -66,8 +66,8 @@ class SimTarget:
         return None
 
 
-def start_sim_fleet():
-    """One simulated Dom0 as deploys/dom0.py leaves it (tests/e2e/test_simhost_guests.py's dom0 fixture)."""
+def start_sim_fleet(names: tuple[str, ...] = ("xen1",)):
+    """Simulated Dom0s as deploys/dom0.py leaves them (tests/e2e/test_simhost_guests.py's dom0 fixture)."""
 
     from simhost import Fleet
     from simhost.fleet import cleanup_stale
@@ -75,11 +75,16 @@ def start_sim_fleet():
 
     cleanup_stale()
     fleet = Fleet()
-    host = fleet.add("xen1", "freebsd14")
-    fleet.start()
-    make_xen_dom0(host)
-    fleet.power_cycle("xen1")
-    if host.sim_state()["kernel"] != "xen":
+    try:
+        for name in names:
+            fleet.add(name, "freebsd14")
+        fleet.start()
+        for name in names:
+            make_xen_dom0(fleet.hosts[name])
+            fleet.power_cycle(name)
+            if fleet.hosts[name].sim_state()["kernel"] != "xen":
+                raise RuntimeError(f"the simulated Dom0 {name} did not boot Xen")
+    except BaseException:
         fleet.stop()
-        raise RuntimeError("the simulated Dom0 did not boot Xen")
-    return SimpleNamespace(fleet=fleet, host=host)
+        raise
+    return SimpleNamespace(fleet=fleet, host=fleet.hosts[names[0]])

@@ -63,23 +63,23 @@ def test_xl_list_long_of_real_dom0():
     assert "disks" not in dom0["config"] and "nics" not in dom0["config"]
 
 
-def test_xl_list_long_of_a_real_pv_guest_made_from_our_config():
-    entries = parse_xl_list_long(fixture("xl_list_long.pv_guest.json"))
+def test_xl_list_long_of_a_real_pvh_guest_made_from_our_config():
+    entries = parse_xl_list_long(fixture("xl_list_long.pvh_guest.json"))
     config = entries["rxguest"]["config"]
-    assert config["c_info"]["type"] == "pv"
+    assert config["c_info"]["type"] == "pvh"
     assert config["b_info"]["max_memkb"] == 256 * 1024 and config["b_info"]["max_vcpus"] == 2
     assert live_disks(config) == desired_disks(OBEDIENT) == [("xvda", "/vm/rxguest.img", False)]
     assert live_vifs(config) == desired_vifs(OBEDIENT)
 
 
 def test_a_real_guest_created_from_its_declaration_has_no_drift():
-    live = parse_xl_list_long(fixture("xl_list_long.pv_guest.json"))["rxguest"]
+    live = parse_xl_list_long(fixture("xl_list_long.pvh_guest.json"))["rxguest"]
     drift = guest_drift(OBEDIENT, None, live)
     assert drift.restart == [] and drift.live_commands("rxguest") == []
 
 
 def test_a_real_guest_after_mem_set_and_vcpu_set_is_brought_back_live():
-    live = parse_xl_list_long(fixture("xl_list_long.pv_guest.json"))["rxguest"]
+    live = parse_xl_list_long(fixture("xl_list_long.pvh_guest.json"))["rxguest"]
     domain = parse_xl_list(fixture("xl_list.with_guest.txt"))[1]
     drift = guest_drift(OBEDIENT, domain, live)
     assert drift.restart == []
@@ -87,7 +87,7 @@ def test_a_real_guest_after_mem_set_and_vcpu_set_is_brought_back_live():
 
 
 def test_drift_sees_a_real_guest_declared_with_other_maxima():
-    live = parse_xl_list_long(fixture("xl_list_long.pv_guest.json"))["rxguest"]
+    live = parse_xl_list_long(fixture("xl_list_long.pvh_guest.json"))["rxguest"]
     bigger = OBEDIENT.model_copy(update={"maxmem": 512, "maxvcpus": 4})
     drift = guest_drift(bigger, None, live)
     assert drift.restart == ["maxmem 256M -> 512M", "maxvcpus 2 -> 4"]
