@@ -79,11 +79,26 @@ def test_a_real_guest_created_from_its_declaration_has_no_drift():
 
 
 def test_a_real_guest_after_mem_set_and_vcpu_set_is_brought_back_live():
-    live = parse_xl_list_long(fixture("xl_list_long.pvh_guest.json"))["rxguest"]
+    # xl list -l right after `xl mem-set rxguest 192m` and `xl vcpu-set rxguest 2`:
+    # the targets show there at once (xl list follows when the guest does).
+    live = parse_xl_list_long(fixture("xl_list_long.pvh_guest_after_sets.json"))["rxguest"]
+    build = live["config"]["b_info"]
+    assert build["target_memkb"] == 192 * 1024 and build["max_memkb"] == 256 * 1024
     domain = parse_xl_list(fixture("xl_list.with_guest.txt"))[1]
     drift = guest_drift(OBEDIENT, domain, live)
     assert drift.restart == []
     assert drift.live_commands("rxguest") == ["xl mem-set rxguest 128m", "xl vcpu-set rxguest 1"]
+
+
+def test_a_real_guest_still_taking_up_its_new_memory_is_not_given_it_again():
+    # xl list lags the target (the balloon driver takes seconds, or never acts):
+    # the listing says 128 MiB/1 vCPU while xl list -l already has 192 MiB/2.
+    live = parse_xl_list_long(fixture("xl_list_long.pvh_guest_after_sets.json"))["rxguest"]
+    lagging = parse_xl_list(fixture("xl_list.with_guest.txt"))[1]
+    lagging = type(lagging)(**{**lagging.__dict__, "mem_mib": 128, "vcpus": 1})
+    wanted = OBEDIENT.model_copy(update={"memory": 192, "vcpus": 2})
+    drift = guest_drift(wanted, lagging, live)
+    assert drift.restart == [] and drift.live_commands("rxguest") == []
 
 
 def test_drift_sees_a_real_guest_declared_with_other_maxima():
