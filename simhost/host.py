@@ -424,6 +424,9 @@ class SimHost:
                 if files.get("shutdown_at_ms") and int(files["shutdown_at_ms"]) <= now_ms:
                     # paused by the xl daemon destroying it; not with on_poweroff="preserve"
                     files["state"] = "--ps--" if files.get("gone_at_ms") else "---s--"
+                    if files.get("type") in ("hvm", "pvh"):  # no vCPU online once shut down
+                        files["vcpus"] = "0"
+                        files.pop("vcpus_due_ms", None)
                 for what, current, target in (("mem", "memory", "mem_target"), ("vcpus", "vcpus", "vcpus_avail")):
                     due = files.get(f"{what}_due_ms")
                     if due and int(due) <= now_ms and target in files:

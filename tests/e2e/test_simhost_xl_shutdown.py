@@ -125,6 +125,10 @@ def test_w_returns_at_shutdown_and_the_domain_lingers(dom0, host):
     assert res.stderr.splitlines()[1:] == [
         f'libxl: error: libxl_domain.c:81:libxl__domain_rename: Domain {next_id}:Domain with name "web" already exists.',
         f"libxl: error: libxl_create.c:1331:initiate_domain_create: Domain {next_id}:cannot make domain: -6",
+        # libxl's own destroy of the pvh domain whose /libxl/N/type the failed rename never wrote
+        f"libxl: error: libxl_xshelp.c:206:libxl__xs_read_mandatory: xenstore read failed: `/libxl/{next_id}/type': "
+        "No such file or directory",
+        f"libxl: warning: libxl_dom.c:50:libxl__domain_type: unable to get domain type for domid={next_id}, assuming HVM",
         f"libxl: error: libxl_domain.c:1179:libxl__destroy_domid: Domain {next_id}:Non-existant domain",
         f"libxl: error: libxl_domain.c:1133:domain_destroy_callback: Domain {next_id}:Unable to destroy guest",
         f"libxl: error: libxl_domain.c:1060:domain_destroy_cb: Domain {next_id}:Destruction of domain failed",
