@@ -1,0 +1,63 @@
+"""The differential report's rules (tests/realxen/differential.py) and the prerequisite check, without a VM."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.realxen import image
+from tests.realxen.differential import compare, explanation, normalise_text, report
+
+REAL = Path(__file__).resolve().parents[1] / "fixtures" / "outputs" / "xen-4.17" / "scenario.json"
+
+
+def step(step_id="x", rc=0, stdout="", stderr="", domains=None, command="xl create /usr/local/etc/xen/a.cfg"):
+    return {"id": step_id, "command": command, "rc": rc, "stdout": stdout, "stderr": stderr,
+            "domains": domains or [], "parsed": None}
+
+
+def test_only_domids_uuids_times_and_source_lines_are_normalised():
+    text = ("libxl: error: libxl_create.c:1294:initiate_domain_create: Domain 7:cannot make domain: -6\n"
+            "uuid 0f3c2b9e-1a2b-4c5d-8e9f-001122334455\n"
+            "rxguest                                      12   192     2     -b----      14.9\n")
+    assert normalise_text(text) == (
+        "libxl: error: libxl_create.c:<line>:initiate_domain_create: Domain <domid>:cannot make domain: -6\n"
+        "uuid <uuid>\n"
+        "rxguest <id>   192     2     -b---- <time>\n"
+    )
+    # Memory, vCPUs, state letters and words are left alone.
+    assert normalise_text("rxguest   3   192     2     --ps--      1.0") != normalise_text(
+        "rxguest   3   128     2     --ps--      1.0")
+
+
+def test_a_different_exit_status_is_an_unexplained_difference():
+    text, unexplained = report([step(rc=3)], [step(rc=1)], explained=[])
+    assert unexplained == 1 and "[UNEXPLAINED] step x, rc" in text
+
+
+def test_results_of_another_scenario_version_are_a_difference():
+    differences = compare([step(command="xl create a")], [step(command="xl create b")])
+    assert [d["field"] for d in differences] == ["command"]
+
+
+def test_ignore_lines_excuse_only_the_lines_they_name():
+    entry = {"step": "x", "field": "stderr", "ignore_lines": ["vif-bridge"], "reason": "hotplug scripts differ"}
+    real = "Parsing\n/etc/xen/scripts/vif-bridge online failed\nNon-existant domain\n"
+    only_script = {"step": "x", "field": "stderr", "real": real, "sim": "Parsing\nvif-bridge FreeBSD\nNon-existant domain\n"}
+    assert explanation(only_script, [entry]) == "hotplug scripts differ"
+    also_missing_line = {"step": "x", "field": "stderr", "real": real, "sim": "Parsing\nvif-bridge FreeBSD\n"}
+    assert explanation(also_missing_line, [entry]) is None
+
+
+def test_the_real_scenario_fixture_differs_from_a_yes_machine():
+    real = json.loads(REAL.read_text())
+    yes_machine = [{**s, "rc": 0, "stderr": ""} for s in real]
+    _, unexplained = report(real, yes_machine)
+    assert unexplained >= 5  # every refusal of the real xl shows up
+
+
+def test_a_missing_package_names_the_command_that_installs_it(monkeypatch):
+    monkeypatch.setattr(image, "PACKAGES", ("busybox-static", "no-such-package-realxen"))
+    with pytest.raises(image.MissingPrerequisite) as error:
+        image.package_versions()
+    assert "no-such-package-realxen" in str(error.value) and "./run realxen" in str(error.value)
