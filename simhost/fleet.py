@@ -331,11 +331,15 @@ class Fleet:
             if host is None or n == host:
                 h.set_xen_timing(shutdown_seconds, linger_seconds, balloon_seconds)
 
-    def set_migrate_seconds(self, seconds: float, name: str | None = None) -> None:
-        """How long the memory transfer of `xl migrate` takes on the sending host(s)."""
+    def set_migrate_seconds(self, seconds: float, name: str | None = None, *, start_seconds: float | None = None) -> None:
+        """How long the memory transfer of `xl migrate` takes on the sending host(s) (default
+        1 s); start_seconds: how long a receiving host takes to start the guest after the go
+        (default 1.5 s; meanwhile the sender lists <name>--migratedaway)."""
         for n, host in self.hosts.items():
             if name is None or n == name:
                 host.write("/.sim/xen/migrate_seconds", f"{seconds}\n")
+                if start_seconds is not None:
+                    host.write("/.sim/xen/migrate_start_ms", f"{int(start_seconds * 1000)}\n")
 
     # -- the download mirror fetch(1) serves from --------------------------------------
     # The hosts have no network: fetch(1) serves http(s)/ftp URLs from /.sim/mirror/<host>/<path>

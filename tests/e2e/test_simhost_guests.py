@@ -630,6 +630,44 @@ def test_migrate_moves_the_guest_and_keeps_its_identity(pair):
         a.run("rm -f /shared/vm/mv.img /usr/local/etc/xen/mv.cfg")
 
 
+def test_migrate_says_what_libxc_says_and_the_sender_lists_the_migratedaway_copy(pair):
+    """Real Xen 4.17 (realxen D13, D14): libxc's save/restore info lines, the xl header's
+    optional data length (u32 + libxl's JSON config + NUL, xl_saverestore.c), and a
+    receiver that takes a while to start the guest after the go, so the sender lists
+    <name>--migratedaway meanwhile."""
+    a, b = pair.hosts["xen1"], pair.hosts["xen2"]
+    sh(a, "truncate -s 1G /shared/vm/la.img")
+    a.write("/usr/local/etc/xen/la.cfg", hvm_cfg("la", "/shared/vm/la.img"))
+    try:
+        sh(a, "xl create /usr/local/etc/xen/la.cfg")
+        domid = a.domains()["la"]["domid"]
+        listing = sh(a, "xl list -l la").stdout.splitlines()
+        start = listing.index('        "config": {')
+        end = listing.index("        }", start)
+        config_json = "\n".join(["{"] + [line[8:] for line in listing[start + 1:end + 1]]) + "\n"
+        thread, result = migrate_in_background(a, "xl migrate la xen2")
+        seen = set()
+        while thread.is_alive():
+            seen |= {line.split()[0] for line in a.run("xl list").stdout.splitlines()[1:]}
+            time.sleep(0.1)
+        thread.join()
+        res = result["res"]
+        assert res.returncode == 0, res.stderr
+        assert "la--migratedaway" in seen
+        lines = res.stderr.splitlines()
+        length = len(config_json) + 1 + 4
+        assert f"Saving to migration stream new xl format (info 0x3/0x0/{length})" in lines
+        assert f"Loading new save file <incoming migration stream> (new xl fmt info 0x3/0x0/{length})" in lines
+        for line in (f"xc: info: Saving domain {domid}, type x86 HVM", "xc: info: Found x86 HVM domain from Xen 4.19",
+                     "xc: info: Restoring domain", "xc: info: Restore successful",
+                     "xc: info: XenStore: mfn 0xfeffc, dom 0, evt 1", "xc: info: Console: mfn 0xfefff, dom 0, evt 2"):
+            assert line in lines, (line, res.stderr)
+    finally:
+        for h in (a, b):
+            h.run("xl destroy la")
+        a.run("rm -f /shared/vm/la.img /usr/local/etc/xen/la.cfg")
+
+
 def test_a_memory_target_not_yet_reached_moves_with_the_guest(pair):
     """The saved config carries libxl's target (b_info.target_memkb, avail_vcpus); the guest
     takes it up at the target host as it would have at the source."""
