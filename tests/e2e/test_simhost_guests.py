@@ -784,3 +784,36 @@ def test_migration_refused_by_the_target(pair):
             h.run("for d in local br big hog; do xl destroy $d; done; zfs destroy zroot/xen/local-disk0; "
                   "rm -f /usr/local/etc/xen/*.cfg /tmp/*.cfg")
         a.run("rm -f /shared/vm/*.img; ifconfig bridge5 destroy")
+
+
+# -- what each Xen's xl accepts --------------------------------------------------------------------
+
+def test_device_model_versions_by_xen_release(dom0):
+    """xl_parse.c: 4.19 knows qemu-xen and qemu-xen-traditional; 4.21 removed the latter
+    (RELEASE-4.21.0 tools/xl/xl_parse.c l.2777: only "qemu-xen"); anything else:
+    'Unknown device_model_version "X" specified', exit 1."""
+    from simhost import Fleet
+
+    def try_create(host, version: str):
+        host.write("/tmp/dm.cfg", f'name = "dm"\ntype = "hvm"\nmemory = 64\ndevice_model_version = "{version}"\n')
+        return host.run("xl create -n /tmp/dm.cfg")
+
+    host = dom0.hosts["xen1"]
+    assert try_create(host, "qemu-xen-traditional").returncode == 0
+    res = try_create(host, "qemu-dm")
+    assert (res.returncode, res.stderr.splitlines()[-1]) == (1, 'Unknown device_model_version "qemu-dm" specified')
+
+    fleet = Fleet()
+    try:
+        new = fleet.add("xen21", "freebsd15")
+        fleet.start()
+        make_xen_dom0(new)
+        fleet.power_cycle("xen21")
+        assert new.sim_state()["kernel"] == "xen"
+        assert parse_xl_info(new.run("xl info").stdout)["xen_version"].startswith("4.21.")
+        assert try_create(new, "qemu-xen").returncode == 0
+        res = try_create(new, "qemu-xen-traditional")
+        assert res.returncode == 1
+        assert res.stderr.splitlines()[-1] == 'Unknown device_model_version "qemu-xen-traditional" specified'
+    finally:
+        fleet.stop()
