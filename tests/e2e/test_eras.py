@@ -100,3 +100,20 @@ def test_3_a_setting_the_running_xen_removed_is_refused_with_the_reason(era):
     else:
         assert run.returncode == 0, run.output[-4000:]
         assert 'device_model_version = "qemu-xen-traditional"' in host.read(CFG)
+
+
+def test_4_xen_47s_xl_ignores_type_as_the_real_one_does(era):
+    # xl_cmdimpl.c of RELEASE-4.7.6 (parse_config_data) reads only "builder": a config
+    # with "type" alone builds a PV guest, which has neither kernel nor bootloader.
+    variant, fleet, _, _ = era
+    host = fleet.hosts["xen1"]
+    text = host.read(CFG).replace('builder = "hvm"', 'type = "hvm"').replace('name = "freebsd"', 'name = "typed"')
+    host.write("/usr/local/etc/xen/typed.cfg", text, 0o600)
+    done = host.run("/usr/local/sbin/xl create /usr/local/etc/xen/typed.cfg")
+    if variant == "freebsd11-xen47":
+        assert done.returncode == 1
+        assert "Neither kernel nor bootloader specified" in done.stderr
+        assert "typed" not in host.sim_state()["domains"]
+    else:
+        assert done.returncode == 0, done.stderr
+        host.run("/usr/local/sbin/xl destroy typed")
