@@ -225,3 +225,29 @@ def test_a_symbolic_link_that_already_holds_the_content_is_left_alone():
         assert yielded(write_if_changed(current, "/boot/loader.conf", 'zfs_load="YES"\n', "ok")) == ([], False)
         commands, wrote = yielded(write_if_changed(current, "/boot/loader.conf", "other\n", "ok"))
         assert wrote is False and [c.function.__name__ for c in commands] == ["refuse"]
+
+
+# What a write changes, in plain words, for the plan.
+
+
+def test_describe_write_tells_assignment_files_key_by_key_and_command_lines_word_by_word():
+    from operations.files import describe_write
+
+    old = 'autoboot_delay="3"\nxen_kernel="/boot/xen"\nxen_cmdline="dom0_mem=8192M dom0_max_vcpus=4 dom0=pvh"\n'
+    new = old.replace("dom0_mem=8192M dom0_max_vcpus=4", "dom0_mem=4096M dom0_max_vcpus=4 iommu=on")
+    assert describe_write("/boot/loader.conf", old, new) == "loader.conf: xen_cmdline dom0_mem 8192M -> 4096M, iommu=on added"
+    assert describe_write("/etc/rc.conf", 'a="1"\nb="2"\n', 'a="3"\nc="4"\n') == 'rc.conf: a "1" -> "3"; c="4" added; b removed'
+    assert describe_write("/etc/sysctl.conf", "vm.max_wired=1\n", "vm.max_user_wired=-1\n") == (
+        'sysctl.conf: vm.max_user_wired="-1" added; vm.max_wired removed'
+    )
+
+
+def test_describe_write_counts_lines_of_other_files_and_says_created():
+    from operations.files import describe_write
+
+    assert describe_write("/etc/ttys", "console none\n", "console none\nxc0 x onifconsole secure\n") == (
+        "ttys: 1 line added, 0 removed"
+    )
+    assert describe_write("/usr/local/etc/rc.d/xendomains", None, "#!/bin/sh\nexit 0\n") == "xendomains: created (2 lines)"
+    # a comment-only change of an assignment file is still told
+    assert describe_write("/etc/rc.conf", 'a="1"\n', '# mine\na="1"\n') == "rc.conf: 1 line added, 0 removed"
