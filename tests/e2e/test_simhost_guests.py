@@ -12,6 +12,7 @@ removes what it created.
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -817,3 +818,25 @@ def test_device_model_versions_by_xen_release(dom0):
         assert res.stderr.splitlines()[-1] == 'Unknown device_model_version "qemu-xen-traditional" specified'
     finally:
         fleet.stop()
+
+
+def test_uptime_of_guests_and_no_uptime_of_a_freebsd_dom0(dom0):
+    """xl_info.c main_uptime: Domain-0's uptime is read from /proc/uptime, which FreeBSD has
+    not: header, then "Can not get Dom0 uptime.", exit(-1) (255), and no guest is listed.
+    Named guests work: "%-33s %4d %s" with uptime_to_string's "%2d:%02d:%02d"."""
+    host = dom0.hosts["xen1"]
+    cfg = new_guest(host, "up")
+    try:
+        sh(host, f"xl create {cfg}")
+        domid = host.domains()["up"]["domid"]
+        res = host.run("xl uptime")
+        assert (res.returncode, res.stdout, res.stderr) == (255, f"{'Name':<33} {'ID':>4} Uptime\n",
+                                                             "Can not get Dom0 uptime.\n")
+        res = sh(host, "xl uptime up")
+        header, line = res.stdout.splitlines()
+        assert re.fullmatch(rf"{'up':<33} {int(domid):>4}  0:00:0\d", line), line
+        assert sh(host, "xl uptime nosuch", rc=1).stderr == "nosuch is an invalid domain identifier (rc=-6)\n"
+        assert sh(host, "xl uptime 999").stdout == header + "\n"  # a domid nobody has: nothing
+        assert re.fullmatch(rf" \d\d:\d\d:\d\d up  0:00, up \({domid}\)\n", sh(host, "xl uptime -s up").stdout)
+    finally:
+        cleanup(host, "up")
