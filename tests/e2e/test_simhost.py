@@ -239,6 +239,13 @@ def test_xen47_on_freebsd11_and_uefi14(sim_fleet):
     info = Shell(fleet, "old").ok("xl info")
     assert "virt_caps              : hvm hvm_directio\n" in info and "xen_scheduler          : credit\n" in info
     assert fleet.hosts["efi"].sim_state()["kernel"] == "xen"
+    # 4.7's xl (xl_cmdimpl.c l.1367-1370): "type" is no key; builder is HVM for a prefix of
+    # "hvm" and PV for anything else, without complaint
+    old = Shell(fleet, "old")
+    fleet.hosts["old"].write("/tmp/b.cfg", 'name = "b"\nbuilder = "kvm"\nmemory = 64\n')
+    assert old.run("xl create -n /tmp/b.cfg")[2].endswith("Neither kernel nor bootloader specified\n")
+    fleet.hosts["old"].write("/tmp/b.cfg", 'name = "b"\nbuilder = "hv"\ntype = "pv"\nmemory = 64\n')
+    assert old.run("xl create -n /tmp/b.cfg")[0] == 0
 
 
 def test_dom0_mem_and_vcpu_changes(sim_fleet):
@@ -248,8 +255,12 @@ def test_dom0_mem_and_vcpu_changes(sim_fleet):
     sh = Shell(fleet, "xen1")
     sh.ok("xl mem-set Domain-0 5120m")
     assert sh.run("xl mem-set 0 8g")[0] == 1
-    assert "Requested 16 VCPUs, however maxcpus is 8!" in sh.run("xl vcpu-set Domain-0 16")[2]
+    # more vCPUs than the host has: xl refuses before libxl (xl_vcpu.c), unless --ignore-host
+    assert sh.run("xl vcpu-set Domain-0 16")[2] == (
+        "You are overcommmitting! You have 8 physical CPUs and want 16 vCPUs! Aborting, use --ignore-host to continue\n")
+    assert "Requested 16 VCPUs, however maxcpus is 8!" in sh.run("xl vcpu-set --ignore-host Domain-0 16")[2]
     sh.ok("xl vcpu-set 0 4")
+    time.sleep(1.1)  # the Dom0's balloon driver and its vCPU hotplug act a moment later
     assert sh.ok("xl list 0").splitlines()[1].split()[1:4] == ["0", "5120", "4"]
     assert sh.run("xl list nosuch")[2] == "nosuch is an invalid domain identifier (rc=-6)\n"
 
