@@ -34,17 +34,23 @@ STATUS_SYSCTLS = ("kern.osrelease", "hw.ncpu", "hw.physmem")
 # facts.guests so the two reads cannot drift apart).
 GUEST_SECTIONS = ("xl_list", "xl_long", "xl_info", "configs", "managed", file_section(RC_CONF))
 
-XL_UPTIME_COMMAND = "xl uptime"
+# The domids of the domUs, from `xl list`: the fifth field from the end of a
+# row (a name may hold spaces), digits only, Domain-0 (0) left out.
+DOMU_IDS_COMMAND = "xl list | awk 'NR > 1 && $(NF-4) ~ /^[0-9]+$/ && $(NF-4) != 0 { print $(NF-4) }'"
+
+# Each domU's uptime. Never `xl uptime` alone: without arguments it starts with
+# Domain-0, whose uptime xl reads from /proc/uptime (tools/xl print_dom0_uptime),
+# which FreeBSD does not have: xl prints "Can not get Dom0 uptime." and exits.
+# Given domids, it prints only theirs (one that has gone meanwhile prints nothing).
+# $ids is unquoted on purpose: digits only, one word per domain.
+XL_UPTIME_COMMAND = f'ids=$({DOMU_IDS_COMMAND}); if [ -n "$ids" ]; then xl uptime $ids; fi'
 
 # Each guest's VNC port as QEMU chose it (xl.cfg vncunused, the default: the
 # project writes no vncdisplay): libxl stores it in xenstore, where
 # `xl vncviewer` reads it (libxl_vncviewer_exec). One "domid port" line per
 # domU; "domid -" when the domain has no VNC port (or xenstore-read fails).
-# The domid is the fifth field from the end of an `xl list` row (a name may
-# hold spaces).
 VNC_PORTS_COMMAND = (
-    "xl list | awk 'NR > 1 && $(NF-4) ~ /^[0-9]+$/ && $(NF-4) != 0 { print $(NF-4) }' | "
-    "while read -r id; do "
+    f"{DOMU_IDS_COMMAND} | while read -r id; do "
     'port=$(xenstore-read "/local/domain/$id/console/vnc-port" 2>/dev/null) || port=-; '
     'printf "%s %s\\n" "$id" "${port:--}"; done'
 )

@@ -57,8 +57,8 @@ def uptime_line(name: str, domid: int, seconds: int) -> str:
     return "%-33s %4d %s\n" % (name, domid, text)
 
 
-XL_UPTIME = "%-33s %4s %s\n" % ("Name", "ID", "Uptime") + uptime_line("Domain-0", 0, 3 * 86400 + 4 * 3600 + 5) + \
-    uptime_line("rxguest", 1, 65)
+# `xl uptime 1` (the status names the domUs: see test_xl_uptime_is_asked_for_the_domus_only)
+XL_UPTIME = "%-33s %4s %s\n" % ("Name", "ID", "Uptime") + uptime_line("rxguest", 1, 65)
 
 
 def rc_conf_section(text: str) -> str:
@@ -117,7 +117,9 @@ def test_parse_a_dom0():
     status = read()
     assert status.release == "14.1-RELEASE-p5" and status.ncpu == 8 and status.physmem_mib == 34253180928 // 2**20
     assert [d.name for d in status.guests.domains] == ["Domain-0", "rxguest"]
-    assert status.uptimes == {"Domain-0": 3 * 86400 + 4 * 3600 + 5, "rxguest": 65}
+    assert status.uptimes == {"rxguest": 65}
+    several = XL_UPTIME + uptime_line("db", 7, 3 * 86400 + 4 * 3600 + 5) + uptime_line("old", 9, 86400)
+    assert read(uptime=(several, 0)).uptimes == {"rxguest": 65, "db": 273605, "old": 86400}
     assert status.vnc_ports == {1: 5900}
     assert status.guests.rc_conf["xendomains_list"] == "rxguest"
 
@@ -127,6 +129,24 @@ def test_parse_a_dom0():
 ])
 def test_uptime_forms(text, seconds):
     assert uptime_seconds(text) == seconds
+
+
+def test_xl_uptime_is_asked_for_the_domus_only():
+    # Without arguments xl starts with Domain-0's uptime, from /proc/uptime, which
+    # FreeBSD has not: "Can not get Dom0 uptime.", exit status 255 (tools/xl print_dom0_uptime).
+    import subprocess
+
+    command = status_commands()["uptime"]
+    assert "xl uptime $ids" in command and "xl uptime;" not in command
+    fake_xl = (
+        'xl() { case $1 in list) printf "%s\\n" "Name ID Mem VCPUs State Time(s)" '
+        '"Domain-0 0 4096 2 r----- 10.0" "my guest 3 512 1 -b---- 1.5" "db 12 512 1 -b---- 1.5" ;; '
+        'uptime) shift; echo "uptime of $*" ;; esac; }; '
+    )
+    done = subprocess.run(["sh", "-c", fake_xl + command], capture_output=True, text=True)
+    assert done.stdout == "uptime of 3 12\n"
+    empty = fake_xl.replace('"my guest 3 512 1 -b---- 1.5" "db 12 512 1 -b---- 1.5" ', "")
+    assert subprocess.run(["sh", "-c", empty + command], capture_output=True, text=True).stdout == ""
 
 
 def test_an_xl_uptime_line_that_does_not_parse_makes_the_host_unreadable():
@@ -315,3 +335,19 @@ def test_ssh_words_reach_a_dom0_as_pyinfra_does():
     assert ssh_words("xen1", {"ssh_user": "root", "ssh_hostname": "192.0.2.10", "ssh_port": 2222,
                               "ssh_key": "/home/me/.ssh/xen"}) == [
         "ssh", "-p", "2222", "-i", "/home/me/.ssh/xen", "root@192.0.2.10"]
+
+
+def test_the_vnc_ports_command_asks_xenstore_for_each_domu(tmp_path):
+    import os
+    import subprocess
+
+    # xenstore-read is not a valid sh function name: a fake executable on PATH.
+    fake = tmp_path / "xenstore-read"
+    fake.write_text('#!/bin/sh\ncase $1 in /local/domain/3/console/vnc-port) echo 5901 ;; '
+                    '*) echo "couldn\'t read path $1" >&2; exit 1 ;; esac\n')
+    fake.chmod(0o755)
+    xl = ('xl() { printf "%s\\n" "Name ID Mem VCPUs State Time(s)" "Domain-0 0 4096 2 r----- 10.0" '
+          '"web 3 512 1 -b---- 1.5" "db 12 512 1 -b---- 1.5"; }; ')
+    done = subprocess.run(["sh", "-c", xl + status_commands()["vnc_ports"]], capture_output=True, text=True,
+                          env=dict(os.environ, PATH=f"{tmp_path}:{os.environ['PATH']}"))
+    assert parse_vnc_ports(done.stdout) == {3: 5901, 12: None}
