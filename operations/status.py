@@ -283,6 +283,15 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return [line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)]
 
 
+def problem_words(dom0: dict) -> str:
+    error = dom0["error"]
+    if not error:
+        return "-"
+    if dom0["readable"] or error.startswith("not read"):
+        return error
+    return f"UNREADABLE: {error}"
+
+
 def _mib(value) -> str:
     return "-" if value is None else f"{value}M"
 
@@ -295,7 +304,7 @@ def render_table(model: dict) -> str:
         ["dom0", "FreeBSD", "Xen", "Dom0 mem", "Dom0 vCPUs", "free mem", "declared mem", "guests", "problem"],
         [[d["name"], _cell(d["freebsd"]), _cell(d["xen"]), _mib(d["dom0_memory_mib"]), _cell(d["dom0_vcpus"]),
           _mib(d["free_memory_mib"]), _mib(d["declared_memory_mib"]), str(d["declared_guests"]),
-          "UNREADABLE: " + d["error"] if d["error"] and not d["readable"] else _cell(d["error"])]
+          problem_words(d)]
          for d in model["dom0s"]],
     )
     out += ["", "Guests"]

@@ -351,3 +351,11 @@ def test_the_vnc_ports_command_asks_xenstore_for_each_domu(tmp_path):
     done = subprocess.run(["sh", "-c", xl + status_commands()["vnc_ports"]], capture_output=True, text=True,
                           env=dict(os.environ, PATH=f"{tmp_path}:{os.environ['PATH']}"))
     assert parse_vnc_ports(done.stdout) == {3: 5901, 12: None}
+
+
+def test_a_dom0_not_read_is_not_called_unreadable():
+    model = fleet_status({"xen1": [guest()], "xen2": []},
+                         {"xen1": read(), "xen2": Unreadable("not read: outside --limit")}, SSH)
+    text = render_table(model)
+    assert "xen2  -" in text and "not read: outside --limit" in text and "UNREADABLE" not in text
+    assert model["unreadable"] == ["xen2"]
