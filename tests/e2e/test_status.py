@@ -175,6 +175,14 @@ def test_3_the_status_table(with_rogue):
     ssh = f"ssh -t -p {fleet.host_data('xen2')['ssh_port']} -i {fleet.host_data('xen2')['ssh_key']} root@127.0.0.1"
     consoles = sections["Consoles"]
     assert f"web on xen2:\n  serial: {ssh} xl console web\n  VNC: " in consoles, table
+    vnc = consoles.split("web on xen2:")[1].splitlines()[2]
+    domid = fleet.hosts["xen2"].sim_state()["domains"]["web"]["domid"]
+    if fleet.hosts["xen2"].run(f"xenstore-read /local/domain/{domid}/console/vnc-port").returncode == 0:
+        port = fleet.hosts["xen2"].run(f"xenstore-read /local/domain/{domid}/console/vnc-port").stdout.strip()
+        tunnel = f"ssh -N -L {port}:127.0.0.1:{port} -p {fleet.host_data('xen2')['ssh_port']}"
+        assert vnc.startswith(f"  VNC: {tunnel}") and vnc.endswith(f"localhost:{port}"), table
+    else:  # this simulator has no xenstore-read: the port is unknown, and the line says where it is
+        assert vnc == f"  VNC: port unknown: xenstore-read /local/domain/{domid}/console/vnc-port on xen2", table
     assert f"rogue on xen2:\n  serial: {ssh} xl console rogue\n  VNC: none" in consoles, table
     assert "idle on" not in consoles  # not running: no console
 

@@ -359,3 +359,16 @@ def test_a_dom0_not_read_is_not_called_unreadable():
     text = render_table(model)
     assert "xen2  -" in text and "not read: outside --limit" in text and "UNREADABLE" not in text
     assert model["unreadable"] == ["xen2"]
+
+
+def test_a_dom0_whose_xen_does_not_answer_is_read_and_says_so():
+    # FreeBSD booted without Xen (before its first reboot into it): the host answered, xl did not.
+    no_xen = (Path(__file__).resolve().parents[1] / "fixtures" / "outputs" / "xl_error.no_hypervisor.txt").read_text()
+    status = read(xl_list=(no_xen, 1), xl_long=(no_xen, 1), xl_info=(no_xen, 1), uptime=("", 0), vnc_ports=("", 0))
+    assert isinstance(status, StatusHost) and not status.guests.xl_works
+    model = fleet_status({"xen1": [guest()]}, {"xen1": status}, SSH)
+    [dom0] = model["dom0s"]
+    assert dom0["readable"] and dom0["freebsd"] == "14.1-RELEASE-p5"
+    assert dom0["error"].startswith("Xen does not answer: ") and dom0["xen"] is None
+    # what runs there is not known: unknown, not "not running"
+    assert by_name(model["guests"])["rxguest"]["state"] == "unknown"
