@@ -12,7 +12,7 @@ host before anything on it changes. Guests running here but declared nowhere
 are left alone and reported.
 """
 
-from operations import guests, migrate
+from operations import guests, migrate, zfsmove
 from operations.plan import plan_guests
 from operations.steps import Step, run_steps
 from pyinfra import host, inventory, logger
@@ -30,6 +30,8 @@ arriving = plan.arriving
 problems = plan.problems + guests.plan_problems(declared, current, frozenset(arriving))
 for guest_name, target in plan.moves:
     problems += migrate.move_problems(host, fleet.declared(target.name, guest_name), current, target)
+for guest_name, target, _running in plan.disk_moves:
+    problems += zfsmove.move_problems(host, fleet.declared(target.name, guest_name), current, target)
 
 if problems:
     stop_this_host(problems, "guests pre-flight")
@@ -39,7 +41,16 @@ else:
     for guest_name, target in plan.moves:
         migrate.log_move(guest_name, host.name, target.name)
         migrate.live_migrate(name=f"{guest_name}: migrate to {target.name}", guest_name=guest_name, target=target)
-    if plan.moves or arriving:
+    for guest_name, target, running in plan.disk_moves:
+        zfsmove.log_move(guest_name, host.name, target.name, running)
+        zfsmove.move_disks(
+            name=f"{guest_name}: move with its disks to {target.name}",
+            guest=fleet.declared(target.name, guest_name),
+            target=target,
+            running=running,
+            shutdown_timeout=spec.xen_shutdown_timeout,
+        )
+    if plan.moves or plan.disk_moves or arriving:
         # Called from this one line by every Dom0 that sends or receives a guest:
         # see migrate.migrations_finished for why.
         migrate.migrations_finished(name="Migrations between Dom0s finished")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from pyinfra.api import FactBase
 
-ZFS_VOLUMES_COMMAND = "zfs list -H -p -o name,volsize,volmode -t volume"
+ZFS_VOLUMES_COMMAND = "zfs list -H -p -o name,volsize,volmode,receive_resume_token -t volume"
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,13 @@ class ZfsVolume:
     name: str
     volsize: int  # bytes
     volmode: str  # "default", "geom", "dev", "none"; "-" when unknown
+    # zfsprops(7) receive_resume_token: "-" unless a `zfs receive -s` into it was cut
+    # (the volume is then incomplete: its data must not be used, see operations.zfsmove)
+    resume_token: str = "-"
+
+    @property
+    def complete(self) -> bool:
+        return self.resume_token in ("-", "")
 
     @property
     def device(self) -> str:
@@ -28,8 +35,9 @@ class ZfsVolume:
 
 def parse_zfs_volumes(text: str) -> dict[str, ZfsVolume]:
     """
-    Parse ``zfs list -H -p -o name,volsize,volmode -t volume`` (tab separated,
-    exact byte sizes; ``-`` for a value ZFS does not know) into ``{name: ZfsVolume}``.
+    Parse ``zfs list -H -p -o name,volsize,volmode[,receive_resume_token] -t
+    volume`` (tab separated, exact byte sizes; ``-`` for a value ZFS does not
+    know) into ``{name: ZfsVolume}``.
     """
 
     volumes: dict[str, ZfsVolume] = {}
@@ -37,12 +45,13 @@ def parse_zfs_volumes(text: str) -> dict[str, ZfsVolume]:
         if not line.strip():
             continue
         fields = line.split("\t")
-        if len(fields) != 3:
+        if len(fields) not in (3, 4):
             continue
-        name, volsize, volmode = (field.strip() for field in fields)
+        name, volsize, volmode = (field.strip() for field in fields[:3])
+        token = fields[3].strip() if len(fields) == 4 else "-"
         if not volsize.isdigit():
             volsize = "0"
-        volumes[name] = ZfsVolume(name=name, volsize=int(volsize), volmode=volmode or "-")
+        volumes[name] = ZfsVolume(name=name, volsize=int(volsize), volmode=volmode or "-", resume_token=token or "-")
     return volumes
 
 
@@ -65,3 +74,35 @@ class ZfsVolumes(FactBase):
 
     def process(self, output: list[str]) -> dict[str, ZfsVolume]:
         return parse_zfs_volumes("\n".join(output))
+
+
+@dataclass(frozen=True)
+class ZfsSnapshot:
+    name: str  # volume@snapshot
+    guid: str  # the same snapshot on every pool it was sent to has the same guid
+    createtxg: int  # creation order on this pool
+
+    @property
+    def short(self) -> str:
+        return self.name.partition("@")[2]
+
+
+ZFS_SNAPSHOTS_FIELDS = "name,guid,createtxg"
+
+
+def parse_zfs_snapshots(text: str) -> list[ZfsSnapshot]:
+    """
+    Parse ``zfs list -H -p -t snapshot -o name,guid,createtxg VOLUME``, oldest
+    first. A line that is not three fields with an ``@`` name and numbers is
+    an error (ValueError): what a move replicates is never decided on a guess.
+    """
+
+    snapshots = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        fields = [field.strip() for field in line.split("\t")]
+        if len(fields) != 3 or "@" not in fields[0] or not fields[1].isdigit() or not fields[2].isdigit():
+            raise ValueError(f"unexpected zfs list line: {line[:200]!r}")
+        snapshots.append(ZfsSnapshot(fields[0], fields[1], int(fields[2])))
+    return sorted(snapshots, key=lambda s: s.createtxg)

@@ -192,7 +192,9 @@ def stranded_problem(guest: GuestSpec, current: GuestsHost, origin: Dom0) -> str
 
 def disk_present(path: str, state: GuestsHost) -> bool:
     if path.startswith("/dev/zvol/"):
-        return path[len("/dev/zvol/"):] in state.volumes or state.paths.get(path) is not None
+        # a volume whose receive was cut (receive_resume_token) holds part of a guest's data: not a disk yet
+        volume = state.volumes.get(path[len("/dev/zvol/"):])
+        return (volume is not None and getattr(volume, "complete", True)) or state.paths.get(path) is not None
     return state.paths.get(path) is not None or state.media_sha256.get(path) is not None
 
 

@@ -32,10 +32,14 @@ from .migrate import Dom0, Fleet, base_name, stranded_disks, stranded_problem
 
 @dataclass
 class GuestsPlan:
-    # guest name -> the Dom0 it runs on now, from which it arrives by live migration
+    # guest name -> the Dom0 it runs on now, from which it arrives by live migration (or,
+    # with move_disks, the Dom0 that sends it and its volumes: it is started here from there)
     arriving: dict[str, str] = field(default_factory=dict)
     # (guest name, the Dom0 that now declares it): running here, ours, leaving by live migration
     moves: list[tuple[str, Dom0]] = field(default_factory=list)
+    # (guest name, the Dom0 that now declares it, running here): ours, with move_disks, its zvols
+    # local to this Dom0: it leaves with them by replication (operations.zfsmove)
+    disk_moves: list[tuple[str, Dom0, bool]] = field(default_factory=list)
     # our config files here of guests that now belong to another Dom0 and no longer run here
     moved_away: list[str] = field(default_factory=list)
     # what stops this host before anything changes
@@ -83,6 +87,9 @@ def plan_guests(fleet: Fleet, here: str, declared: list[GuestSpec], current: Gue
         elif guest.name not in current.config_names:
             origin = fleet.defined_elsewhere(guest.name, here)
             if origin is not None:
+                if guest.move_disks and is_ours(origin.state(), guest.name):
+                    plan.arriving[guest.name] = origin.name   # stopped there: it comes with its volumes
+                    continue
                 problem = stranded_problem(guest, current, origin)
                 if problem:
                     plan.problems.append(problem)
@@ -99,7 +106,12 @@ def plan_guests(fleet: Fleet, here: str, declared: list[GuestSpec], current: Gue
         if owner is None or owner.name == here:
             plan.left_alone.append(f"guest {domain.name} runs here but is not declared: left alone (unmanaged)")
         elif is_ours(current, domain.name):
-            plan.moves.append((domain.name, owner))
+            # With move_disks the volumes are local to each Dom0, whatever B may hold under
+            # their names (a copy left by an earlier move): never live-migrate onto those.
+            if fleet.declared(owner.name, domain.name).move_disks:
+                plan.disk_moves.append((domain.name, owner, True))
+            else:
+                plan.moves.append((domain.name, owner))
         else:
             plan.left_alone.append(
                 f"guest {domain.name} runs here and {owner.name} declares a guest of that name, but "
@@ -121,6 +133,9 @@ def plan_guests(fleet: Fleet, here: str, declared: list[GuestSpec], current: Gue
             )
             continue
         guest = fleet.declared(owner.name, name)
-        if not stranded_disks(guest, owner.state(), fleet.dom0s[here]):
+        there = owner.state()
+        if guest.move_disks and name not in there.config_names and there.domain(name) is None:
+            plan.disk_moves.append((name, owner, False))   # stopped here: its volumes go, then its config
+        elif not stranded_disks(guest, there, fleet.dom0s[here]):
             plan.moved_away.append(name)
     return plan

@@ -377,6 +377,9 @@ class GuestSpec(_Strict):
     autostart: bool = True
     destroy_disks: bool = False
     restart_on_change: bool = False
+    # When the declaration moves to another Dom0 and the guest's zvols are local to
+    # this one, replicate them there (operations.zfsmove) instead of refusing.
+    move_disks: bool = False
 
     @field_validator("name")
     @classmethod

@@ -62,7 +62,7 @@ def test_zfs_no_volumes_or_error():
 
 
 def test_zfs_fact():
-    assert ZfsVolumes().command() == "zfs list -H -p -o name,volsize,volmode -t volume"
+    assert ZfsVolumes().command() == "zfs list -H -p -o name,volsize,volmode,receive_resume_token -t volume"
     assert ZfsVolumes().process(["zroot/xendisk0\t21474836480\tdev"]) == {
         "zroot/xendisk0": ZfsVolume("zroot/xendisk0", 21474836480, "dev"),
     }

@@ -1,0 +1,241 @@
+"""
+Guests on local ZFS volumes move between simulated Dom0s with their disks
+(issue 12), end to end over real SSH: by moving the declaration (running: full
+replication while it runs, a short stop, the final incremental; stopped: a
+cold move), the bytes a guest wrote arrive, uuid and MACs stay, downtime and
+bytes are printed, A's volumes are kept; refusals change nothing; a cut mid-way
+leaves one running copy and the rerun resumes with the receive_resume_token.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+import uuid
+
+import pytest
+
+from tests.e2e.deploy import pyinfra
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(os.geteuid() != 0, reason="the simulated hosts are chroots served by sshd: needs root"),
+]
+
+DOM0 = {"xen_bridge_members": ["em0"], "xen_dom0_mem": "4096M", "xen_dom0_max_vcpus": 2}
+DOM0S = {"xen1": DOM0, "xen2": DOM0}
+VOL = "zroot/xen/web-disk0"
+FAR = 5 * 2**30 + 123   # well inside the Handbook's 20G volume
+
+
+def handbook_guest(name="web", **changes):
+    guest = {
+        "name": name,
+        "memory": 512,
+        "vcpus": 1,
+        "disks": [{"zvol": f"zroot/xen/{name}-disk0", "size": "20G"}],
+        "vifs": [{"bridge": "bridge0"}],
+        "vnc": None,
+        "installed": True,
+        "move_disks": True,
+    }
+    guest.update(changes)
+    return guest
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory):
+    from simhost.fleet import Fleet
+
+    fleet = Fleet(f"/var/lib/freebsd-xen-sim/zfsmove-{uuid.uuid4().hex[:8]}")
+    for name in DOM0S:
+        fleet.add(name, "freebsd14")
+    fleet.start()
+    inventory = tmp_path_factory.mktemp("inventory") / "inventory.py"
+    fleet.write_inventory(inventory, DOM0S)
+    run = pyinfra(inventory, "deploys/dom0.py")
+    assert run.returncode == 0, run.output[-3000:]
+    fleet.inventory = inventory
+    yield fleet
+    fleet.stop()
+
+
+def place(fleet, placement: dict[str, list], extra: dict[str, dict] | None = None):
+    data = {name: {**DOM0S[name], **(extra or {}).get(name, {}), "xen_guests": placement.get(name, [])}
+            for name in DOM0S}
+    fleet.write_inventory(fleet.inventory, data)
+    return fleet.inventory
+
+
+def where(fleet, guest="web") -> dict[str, dict]:
+    return {name: host.sim_state()["domains"][guest] for name, host in fleet.hosts.items()
+            if guest in host.sim_state()["domains"]}
+
+
+def deploy(fleet, placement, extra=None, *args):
+    return pyinfra(place(fleet, placement, extra), "deploys/guests.py", *args)
+
+
+def converged(fleet, placement, extra=None):
+    first = deploy(fleet, placement, extra)
+    assert first.returncode == 0, first.output[-5000:]
+    second = deploy(fleet, placement, extra)
+    assert second.changed_operations() == {}, second.output[-4000:]
+    return first
+
+
+def macs(host, guest="web"):
+    [domain] = json.loads(host.run(f"xl list -l {guest}").stdout)
+    return [nic["mac"] for nic in domain["config"]["nics"]]
+
+
+def test_1_moving_the_declaration_moves_the_running_guest_with_its_bytes(fleet):
+    from simhost import zfs
+
+    xen1, xen2 = fleet.hosts["xen1"], fleet.hosts["xen2"]
+    converged(fleet, {"xen1": [handbook_guest()]})
+    before = where(fleet)["xen1"]
+    mac = macs(xen1)
+    zfs.write_volume(xen1, VOL, FAR, b"handbook guest data " * 100)
+    zfs.write_volume(xen1, VOL, 0, b"MBR!")
+    run = converged(fleet, {"xen2": [handbook_guest()]})
+    assert "guest web moves from xen1 to xen2 with its disks" in run.output
+    assert list(where(fleet)) == ["xen2"]
+    assert where(fleet)["xen2"]["uuid"] == before["uuid"]
+    assert macs(xen2) == mac
+    assert zfs.read_volume(xen2, VOL, FAR, 2000) == b"handbook guest data " * 100
+    assert zfs.read_volume(xen2, VOL, 0, 4) == b"MBR!"
+    volume = xen2.volumes()[VOL]
+    assert volume["volsize"] == 20 * 2**30 and volume["volmode"] == "dev"
+    assert volume["refreservation"] == xen1.volumes()[VOL]["refreservation"] > 0   # thick, as declared
+    assert "downtime" in run.output and " sent in " in run.output
+    assert "its volumes here are kept with their last snapshot" in run.output
+    # A keeps its volume and the snapshot; its config and autostart entry are gone
+    assert VOL in xen1.volumes()
+    assert any(n.startswith(f"{VOL}@xenmove-") and n.endswith("-final") for n in xen1.volumes())
+    assert not xen1.exists("/usr/local/etc/xen/web.cfg")
+    assert "web" not in xen1.read("/etc/rc.conf").split('xendomains_list="')[1].split('"')[0].split()
+    assert 'xendomains_list="web"' in xen2.read("/etc/rc.conf")
+    # the guest was shut down on xen1, not destroyed
+    assert [e["how"] for e in xen1.domain_ends() if e["name"] == "web"][-1] == "shutdown"
+
+
+def test_2_migrate_py_moves_it_back_sending_only_what_changed(fleet):
+    from simhost import zfs
+
+    xen1, xen2 = fleet.hosts["xen1"], fleet.hosts["xen2"]
+    zfs.write_volume(xen2, VOL, FAR, b"written on xen2")
+    inventory = place(fleet, {"xen2": [handbook_guest()]})
+    run = pyinfra(inventory, "deploys/migrate.py", "--data", "migrate_guest=web", "--data", "migrate_to=xen1",
+                  "--data", "migrate_disks=true")
+    assert run.returncode == 0, run.output[-5000:]
+    assert list(where(fleet)) == ["xen1"]
+    assert zfs.read_volume(xen1, VOL, FAR, 15) == b"written on xen2"
+    assert "now move guest web's entry in xen_guests from xen2 to xen1" in run.output
+    # xen1 had the earlier copy: an incremental, not 20G nor a full stream
+    assert "round 1: 1.0 MiB sent" in run.output or "round 1: 1.1 MiB sent" in run.output, run.output[-3000:]
+    converged(fleet, {"xen1": [handbook_guest()]})
+    assert list(where(fleet)) == ["xen1"]
+
+
+def test_3_stopped_guest_moves_cold(fleet):
+    from simhost import zfs
+
+    xen1, xen2 = fleet.hosts["xen1"], fleet.hosts["xen2"]
+    converged(fleet, {"xen1": [handbook_guest("db", state="stopped")]})
+    zfs.write_volume(xen1, "zroot/xen/db-disk0", 7, b"cold bytes")
+    run = converged(fleet, {"xen2": [handbook_guest("db", state="stopped")]})
+    assert "it was stopped" in run.output
+    assert zfs.read_volume(xen2, "zroot/xen/db-disk0", 7, 10) == b"cold bytes"
+    assert xen2.exists("/usr/local/etc/xen/db.cfg") and not xen1.exists("/usr/local/etc/xen/db.cfg")
+    assert where(fleet, "db") == {}
+
+
+@pytest.mark.parametrize("case", ["no room", "dataset exists", "no ssh"])
+def test_4_refusals_change_nothing(fleet, case):
+    xen1, xen2 = fleet.hosts["xen1"], fleet.hosts["xen2"]
+    name = "ref" + case.replace(" ", "")[:4]
+    guest = handbook_guest(name, disks=[{"zvol": f"zroot/xen/{name}-disk0", "size": "1G"}])
+    converged(fleet, {"xen1": [guest]})
+    extra = {}
+    if case == "no room":
+        xen2.write("/.sim/zfs/pool_bytes", f"{5 * 2**30}\n")
+        message = "the pool zroot there has only"
+    elif case == "dataset exists":
+        assert xen2.run(f"zfs create -p -V 1G zroot/xen/{name}-disk0").returncode == 0
+        message = f"a dataset zroot/xen/{name}-disk0 already exists there and is not this move's"
+    else:
+        extra = {"xen2": {"xen_migrate_ssh": "ssh -p 1"}}
+        message = "this Dom0 cannot reach xen2 with 'ssh -p 1'"
+    volumes = xen2.run("zfs list -H -t all -o name").stdout
+    try:
+        run = deploy(fleet, {"xen2": [guest]}, extra)
+        assert run.returncode != 0
+        assert message in run.output, run.output[-4000:]
+        assert list(where(fleet, name)) == ["xen1"]
+        assert xen2.run("zfs list -H -t all -o name").stdout == volumes
+        assert not xen2.exists(f"/usr/local/etc/xen/{name}.cfg")
+        assert not xen1.run(f"zfs list -H -t snapshot -o name zroot/xen/{name}-disk0").stdout
+    finally:
+        xen2.write("/.sim/zfs/pool_bytes", f"{240 * 2**30}\n")
+        if case == "dataset exists":
+            xen2.run(f"zfs destroy zroot/xen/{name}-disk0")
+        converged(fleet, {})
+
+
+def cut_when(fleet, host, predicate, timeout=60):
+    def watch():
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if predicate():
+                fleet.cut_ssh(host, clients=True)
+                return
+            time.sleep(0.05)
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    return thread
+
+
+def receiving(host, suffix):
+    ps = host.run("ps ax -o args 2>/dev/null || ps").stdout
+    return any("zfs receive" in line for line in ps.splitlines()) and suffix
+
+
+@pytest.mark.parametrize("phase", ["full", "final"])
+def test_5_a_cut_leaves_one_running_copy_and_the_rerun_resumes(fleet, phase):
+    from simhost import zfs
+
+    xen1, xen2 = fleet.hosts["xen1"], fleet.hosts["xen2"]
+    name = f"cut{phase}"
+    vol = f"zroot/xen/{name}-disk0"
+    guest = handbook_guest(name, disks=[{"zvol": vol, "size": "1G", "sparse": True}])
+    converged(fleet, {"xen1": [guest]})
+    for i in range(8):
+        zfs.write_volume(xen1, vol, i * 2**20, bytes([97 + i]) * 2**20)
+    zfs.slow_send(xen1, 300)
+    if phase == "full":
+        # the first partial record appears on xen2: the full stream is under way
+        predicate = lambda: any(p.name.isdigit() for p in xen2.path(f"/.sim/zfs/data/{vol}").glob("*"))  # noqa: E731
+    else:
+        predicate = lambda: any(n.endswith("-final") for n in xen1.volumes()) and \
+            xen2.path(f"/.sim/zfs/recv/{vol}").exists()  # noqa: E731
+        # make the final incremental carry records too: the guest writes while the rounds run
+        threading.Thread(target=lambda: [time.sleep(0.3 * k) or zfs.write_volume(xen1, vol, 9 * 2**20, b"late%d" % k)
+                                         for k in range(1, 40)], daemon=True).start()
+    cutter = cut_when(fleet, "xen1", predicate)
+    run = deploy(fleet, {"xen2": [guest]})
+    cutter.join(timeout=1)
+    assert run.returncode != 0, run.output[-4000:]
+    # one running copy, on xen1, with its data
+    assert list(where(fleet, name)) == ["xen1"], run.output[-4000:]
+    token = xen2.run(f"zfs get -H -o value receive_resume_token {vol}").stdout.strip()
+    assert token.startswith("1-"), (token, run.output[-3000:])
+    zfs.slow_send(xen1, None)
+    rerun = converged(fleet, {"xen2": [guest]})
+    assert f"resuming the interrupted receive of {vol} on xen2" in rerun.output
+    assert list(where(fleet, name)) == ["xen2"]
+    for i in range(8):
+        assert zfs.read_volume(xen2, vol, i * 2**20 + 5, 2) == bytes([97 + i]) * 2
+    assert zfs.read_volume(xen2, vol, 9 * 2**20, 4) == zfs.read_volume(xen1, vol, 9 * 2**20, 4)
