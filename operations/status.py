@@ -145,6 +145,9 @@ def _dom0_row(name: str, read, declared: list[GuestSpec]) -> dict:
         row["dom0_memory_mib"], row["dom0_vcpus"] = dom0.mem_mib, dom0.vcpus
     row["total_memory_mib"] = info.get("total_memory")
     row["free_memory_mib"] = info.get("free_memory")
+    if read.uptime_error:
+        # Only the uptimes are unknown: shown as such, the rest of the read stands.
+        row["error"] = f"guests' uptime unknown: xl uptime: {read.uptime_error}"
     return row
 
 
@@ -164,7 +167,9 @@ def fleet_status(
     """
 
     dom0s = [_dom0_row(name, reads.get(name), declared.get(name, [])) for name in declared]
-    blind = [row["name"] for row in dom0s if row["error"]]  # whose domains we do not know
+    # The Dom0s whose domains we do not know: not read, or their xl did not answer.
+    blind = [name for name in declared
+             if not isinstance(reads.get(name), StatusHost) or not reads[name].guests.xl_works]
     found: dict[str, list[Place]] = {}
     for name in declared:
         read = reads.get(name)

@@ -372,3 +372,14 @@ def test_a_dom0_whose_xen_does_not_answer_is_read_and_says_so():
     assert dom0["error"].startswith("Xen does not answer: ") and dom0["xen"] is None
     # what runs there is not known: unknown, not "not running"
     assert by_name(model["guests"])["rxguest"]["state"] == "unknown"
+
+
+def test_an_xl_uptime_that_fails_is_said_on_the_dom0_and_leaves_uptimes_unknown():
+    status = read(uptime=("Can not get Dom0 uptime.\n", 255))
+    model = fleet_status({"xen1": [guest()]}, {"xen1": status}, SSH)
+    [dom0] = model["dom0s"]
+    assert dom0["readable"] and dom0["error"] == "guests' uptime unknown: xl uptime: Can not get Dom0 uptime."
+    assert by_name(model["guests"])["rxguest"]["uptime_seconds"] is None
+    assert by_name(model["guests"])["rxguest"]["state"] == "running"  # the rest of the read stands
+    absent = fleet_status({"xen1": [guest("other")]}, {"xen1": status}, SSH)
+    assert by_name(absent["guests"])["other"]["state"] == "not running" and absent["unreadable"] == []
