@@ -33,6 +33,9 @@ CFG = "/usr/local/etc/xen/freebsd.cfg"
 ZVOL = "zroot/xen/freebsd-disk0"
 PASSWORD = "Vnc$(x)'"[:7]  # a password with shell metacharacters must survive intact
 DOM0 = {"xen_dom0_mem": "4096M", "xen_dom0_max_vcpus": 2, "xen_bridge_members": ["em0"]}
+# The whole lifecycle on today's default, on the Handbook's own era (FreeBSD 11,
+# Xen 4.7: guests written with builder) and on FreeBSD 15 with the ports' Xen 4.21.
+ERAS = {"freebsd14": {}, "freebsd11-xen47": {"xen_version": "4.7"}, "freebsd15": {"xen_version": "4.21"}}
 
 
 def handbook_guest(**changes):
@@ -55,13 +58,14 @@ def handbook_guest(**changes):
     return guest
 
 
-@pytest.fixture(scope="module")
-def dom0(tmp_path_factory):
+@pytest.fixture(scope="module", params=list(ERAS))
+def dom0(request, tmp_path_factory):
     from simhost.fleet import Fleet
 
     xlparse.require_libxlutil()
     fleet = Fleet(f"/var/lib/freebsd-xen-sim/guests-{uuid.uuid4().hex[:8]}")
-    fleet.add("xen1", "freebsd14")
+    fleet.add("xen1", request.param)
+    fleet.era = request.param
     fleet.mirror_add(ISO_URL, ISO)
     fleet.start()
     # As xl(1) says: a shut-down domain lingers (name and disks taken) until it is
@@ -69,7 +73,7 @@ def dom0(tmp_path_factory):
     # so a restart or a zfs destroy that does not wait for it fails its first run.
     fleet.set_xen_timing("xen1", linger_seconds=2)
     inventory = tmp_path_factory.mktemp("inventory") / "inventory.py"
-    fleet.write_inventory(inventory, {"xen1": DOM0})
+    fleet.write_inventory(inventory, {"xen1": {**DOM0, **ERAS[request.param]}})
     run = pyinfra(inventory, "deploys/dom0.py")
     assert run.returncode == 0, run.output[-3000:]
     yield fleet, inventory
@@ -80,7 +84,8 @@ def deploy(dom0, *guests, expect_ok=True, args=(), **host_data):
     """Declare ``guests`` on xen1, run deploys/guests.py twice: the second run must change nothing."""
 
     fleet, inventory = dom0
-    fleet.write_inventory(inventory, {"xen1": {**DOM0, **host_data, "xen_guests": list(guests)}})
+    era = ERAS[fleet.era]
+    fleet.write_inventory(inventory, {"xen1": {**DOM0, **era, **host_data, "xen_guests": list(guests)}})
     first = pyinfra(inventory, "deploys/guests.py", *args)
     if not expect_ok:
         return first
@@ -109,7 +114,10 @@ def test_1_from_nothing_to_running_from_the_cdrom(dom0):
     assert domain is not None and domain["memory"] == "1024" and domain["vcpus"] == "2"
     assert host.read(ISO_PATH).encode() == ISO
     cfg = parsed_config(fleet)
-    assert cfg.get_string("type") == "hvm" and not cfg.has("builder")
+    if fleet.era == "freebsd11-xen47":  # xl before 4.10 has no type key
+        assert cfg.get_string("builder") == "hvm" and not cfg.has("type")
+    else:
+        assert cfg.get_string("type") == "hvm" and not cfg.has("builder")
     assert cfg.get_long("memory") == 1024 and cfg.get_long("maxmem") == 2048
     assert cfg.get_long("vcpus") == 2 and cfg.get_long("maxvcpus") == 4
     assert cfg.get_string("vnclisten") == "127.0.0.1"
@@ -201,8 +209,10 @@ def test_8_absent_with_destroy_disks(dom0):
 
 def test_8b_absent_with_destroy_disks_in_one_run_while_it_runs(dom0):
     fleet, _ = dom0
-    scratch = handbook_guest(name="scratch", type="pvh", disks=[{"zvol": "zroot/xen/scratch-disk0", "size": "1G"}],
-                             cdrom=None, vnc=None, serial=None, usbdevice=None, installed=True)
+    # Xen 4.7 has no PVH guests: a PV one with its kernel there
+    kind = {"type": "pv", "extra": {"kernel": "/boot/kernel/kernel"}} if fleet.era == "freebsd11-xen47" else {"type": "pvh"}
+    scratch = handbook_guest(name="scratch", disks=[{"zvol": "zroot/xen/scratch-disk0", "size": "1G"}],
+                             cdrom=None, vnc=None, serial=None, usbdevice=None, installed=True, **kind)
     deploy(dom0, scratch)
     assert xl_domain(fleet, "scratch") is not None
     # one run: shut down (it lingers 2 s), then zfs destroy its volume, which is busy until it is gone
@@ -239,7 +249,8 @@ def test_10_unknown_bridge_and_too_much_memory_stop_the_host_first(dom0):
 def test_11_an_undeclared_guest_is_reported_and_left_alone(dom0):
     fleet, _ = dom0
     host = fleet.hosts["xen1"]
-    host.write("/usr/local/etc/xen/legacy.cfg", 'name = "legacy"\ntype = "hvm"\nmemory = 256\nvcpus = 1\n')
+    kind = 'builder = "hvm"' if fleet.era == "freebsd11-xen47" else 'type = "hvm"'  # xl 4.7 has no type
+    host.write("/usr/local/etc/xen/legacy.cfg", f'name = "legacy"\n{kind}\nmemory = 256\nvcpus = 1\n')
     created = host.run("xl create /usr/local/etc/xen/legacy.cfg")
     assert created.returncode == 0, created.stderr
     run = deploy(dom0)
