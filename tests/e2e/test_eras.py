@@ -97,6 +97,12 @@ def test_3_a_setting_the_running_xen_removed_is_refused_with_the_reason(era):
         assert run.returncode != 0
         assert "device_model_version = 'qemu-xen-traditional': Xen 4.21 removed qemu-xen-traditional" in run.output
         assert host.read(CFG) == before  # nothing changed
+        # what xl 4.21 itself would have said at xl create (xl_parse.c of RELEASE-4.21.0)
+        text = before.replace('name = "freebsd"', 'name = "trad"') + 'device_model_version = "qemu-xen-traditional"\n'
+        host.write("/usr/local/etc/xen/trad.cfg", text, 0o600)
+        created = host.run("/usr/local/sbin/xl create /usr/local/etc/xen/trad.cfg")
+        assert created.returncode == 1
+        assert 'Unknown device_model_version "qemu-xen-traditional" specified' in created.stderr
     else:
         assert run.returncode == 0, run.output[-4000:]
         assert 'device_model_version = "qemu-xen-traditional"' in host.read(CFG)
