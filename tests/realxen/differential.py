@@ -123,7 +123,8 @@ def explanation(difference: dict, explained: list[dict]) -> str | None:
     for entry in explained:
         if entry["step"] != difference["step"] or entry["field"] != difference["field"]:
             continue
-        real, sim = difference["real"], difference["sim"]
+        real, sim = (value if isinstance(value, str) else json.dumps(value, indent=1, sort_keys=True)
+                     for value in (difference["real"], difference["sim"]))
         for pattern, replacement in entry.get("replace", {}).items():
             real, sim = re.sub(pattern, replacement, real), re.sub(pattern, replacement, sim)
         patterns = entry.get("ignore_lines", [])
