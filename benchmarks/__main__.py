@@ -440,7 +440,17 @@ def main(argv: list[str] | None = None) -> int:
                         help="round-trip time added to every SSH connection, as from a laptop to a data centre "
                              "(default 0: loopback)")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (inventories, failed runs' output)")
+    parser.add_argument("--zfs-move", action="store_true",
+                        help="only the move of a guest on a 20G zvol with its disks: replicated vs cold (benchmarks/zfs_move.py)")
+    parser.add_argument("--zfs-move-data", type=float, default=2.0, metavar="GIB", help="data written in the volume")
+    parser.add_argument("--zfs-move-change", type=float, default=1.0, metavar="PERCENT",
+                        help="percent of the volume the guest changes between rounds")
     args = parser.parse_args(argv)
+    if args.zfs_move:
+        from benchmarks.zfs_move import bench_zfs_move
+
+        print(bench_zfs_move(int(args.zfs_move_data * 2**30), args.zfs_move_change))
+        return 0
 
     if os.geteuid() != 0:
         print("benchmarks: needs root (the simulated hosts are chroots served by sshd)", file=sys.stderr)

@@ -183,6 +183,18 @@ def pipeline(send: list[str], transport: list[str], address: str, receive: list[
     return f"{shell_words(*send)} | {remote(transport, address, *receive)}"
 
 
+def another_round(delta: int, previous: int | None, rounds: int) -> bool:
+    """
+    Whether to send one more incremental while the guest runs: not once the
+    last one was small, nor when it no longer shrinks (the guest writes as
+    fast as the rounds carry it: more rounds would not shorten the stop).
+    """
+
+    if delta <= SMALL_DELTA or rounds >= MAX_ROUNDS:
+        return False
+    return previous is None or delta < previous * 0.8
+
+
 def human_bytes(count: int) -> str:
     value = float(count)
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
@@ -414,12 +426,14 @@ class Mover:
         begun = time.monotonic()
         rounds = 0
         if running:
+            previous = None
             while True:
                 rounds += 1
                 delta = sum(self.replicate(v, f"r{rounds}") for v in volumes)
                 self.log(f"round {rounds}: {human_bytes(delta)} sent while it runs")
-                if delta <= SMALL_DELTA or rounds >= MAX_ROUNDS:
+                if not another_round(delta, previous, rounds):
                     break
+                previous = delta
         uuid = self.live_uuid() if running else None
         stopped_at = time.monotonic()
         if running:
