@@ -146,12 +146,13 @@ def test_create_records_the_domain_and_its_live_config(dom0):
             "vnc": {"enable": "True", "listen": "127.0.0.1"}, "serial": "pty", "boot": "dc", "usb": "True",
             "usbdevice_list": ["tablet"],
         }
-        assert [c[k] for k in ("on_poweroff", "on_reboot", "on_watchdog", "on_crash")] == [
-            "destroy", "restart", "destroy", "destroy"]  # libxl's defaults: the config sets none
+        # xl's defaults (the config sets none); "destroy", the enum's init_val, is left out
+        assert {k: v for k, v in c.items() if k.startswith("on_")} == {"on_reboot": "restart", "on_soft_reset": "soft_reset"}
         assert c["disks"] == [
-            {"pdev_path": "/dev/zvol/zroot/xen/web-disk0", "vdev": "hda", "backend": "phy", "format": "raw", "readwrite": 1},
-            {"pdev_path": "/var/lib/xen/iso/fb.iso", "vdev": "hdc", "backend": "phy", "format": "raw",
-             "removable": 1, "is_cdrom": 1},
+            {"pdev_path": "/dev/zvol/zroot/xen/web-disk0", "vdev": "hda", "format": "raw", "readwrite": 1,
+             "colo_restore_enable": "False"},
+            {"pdev_path": "/var/lib/xen/iso/fb.iso", "vdev": "hdc", "format": "raw",
+             "removable": 1, "is_cdrom": 1, "colo_restore_enable": "False"},
         ]
         nic = c["nics"][0]
         assert nic["bridge"] == "bridge0" and nic["mac"].startswith("00:16:3e:") and nic["devid"] == 0

@@ -238,7 +238,9 @@ def test_domain0_config_has_no_vcpu_keys(host):
     real = json.loads(REAL["03-xl-list-l"]["stdout"])[0]["config"]["b_info"]
     assert "max_vcpus" not in real and "avail_vcpus" not in real
     assert "max_vcpus" not in b_info and "avail_vcpus" not in b_info
-    assert {"max_memkb", "target_memkb"} <= set(b_info)
+    # the same keys, in the same order (the real Dom0 is Linux PV, a FreeBSD Dom0 is PVH)
+    assert [k.replace("type.pvh", "type.pv") for k in b_info] == list(real)
+    assert b_info["sched_params"] == real["sched_params"] == {"sched": "credit2", "weight": 256, "cap": 0}
 
 
 # -- D9: the guest follows mem-set and vcpu-set later, or never ------------------------------------
@@ -267,3 +269,28 @@ def test_a_guest_without_pv_drivers_never_follows_mem_set(dom0, host):
     time.sleep(0.6)
     assert listed(host, "nopv")[2:4] == ["128", "1"]
     assert json.loads(sh(host, "xl list -l nopv").stdout)[0]["config"]["b_info"]["target_memkb"] == 192 * 1024
+
+
+# -- xl list -l of a guest: libxl's JSON, key for key ---------------------------------------------
+
+def test_list_long_of_a_guest_is_libxls_json(host):
+    """Step 05: the guest just created from the renderer's config (tests/realxen/scenario.py),
+    the same JSON but for the uuid and the domid: c_info.domid (domid_policy), sched_params
+    with their values, claim_mode, kernel/cmdline/ramdisk in b_info, arch_x86; disks without
+    backend, nics without script; the on_* actions other than "destroy" (the enum's
+    init_val), as enum names.  Nothing libxl computes at creation (shadow_memkb)."""
+    sh(host, "mkdir -p /vm /root/guest && truncate -s 64M /vm/rxguest.img && touch /root/guest/vmlinuz /root/guest/initrd.gz")
+    kind = REAL_TYPE
+    host.write("/usr/local/etc/xen/rxguest.cfg", (
+        "# Managed by pyinfra-freebsd-xen (deploys/guests.py): edits are overwritten\n"
+        f'name = "rxguest"\ntype = "{kind}"\nmemory = 128\nmaxmem = 256\nvcpus = 1\nmaxvcpus = 2\n'
+        "disk = [ 'format=raw, vdev=xvda, access=rw, target=/vm/rxguest.img' ]\n"
+        "vif = [ 'type=vif, mac=00:16:3e:65:7e:03, bridge=bridge0' ]\n"
+        'extra = "console=hvc0 quiet"\nkernel = "/root/guest/vmlinuz"\nramdisk = "/root/guest/initrd.gz"\n'))
+    sh(host, "xl create /usr/local/etc/xen/rxguest.cfg")
+    sim = json.loads(sh(host, "xl list -l rxguest").stdout)
+    real = json.loads(REAL["05-list-l-guest"]["stdout"])
+    for listing in (sim, real):
+        listing[0]["domid"] = "<domid>"
+        listing[0]["config"]["c_info"]["uuid"] = "<uuid>"
+    assert sim == real
