@@ -12,7 +12,7 @@ host before anything on it changes. Guests running here but declared nowhere
 are left alone and reported.
 """
 
-from operations import guests, migrate, zfsmove
+from operations import guests, migrate, snapshots, zfsmove
 from operations.plan import plan_guests
 from operations.steps import Step, run_steps
 from pyinfra import host, inventory, logger
@@ -57,7 +57,11 @@ else:
     steps = []
     steps.append(Step(migrate.forget_moved_configs, "Configs of guests that moved away", names=plan.moved_away))
     for guest in declared:
+        # before the steps that may stop its OS (remove, power): snapshots of its zvols
+        safety = Step(snapshots.safety_snapshots, f"{guest.name}: safety snapshots", guest=guest, read=read,
+                      restart_on_change=spec.xen_restart_on_change, keep=spec.xen_snapshot_keep)
         if guest.state == "absent":
+            steps.append(safety)
             steps.append(Step(guests.remove, f"{guest.name}: absent", guest=guest, read=read,
                               shutdown_timeout=spec.xen_shutdown_timeout))
             continue
@@ -66,6 +70,7 @@ else:
             Step(guests.disks, f"{guest.name}: disks", guest=guest, read=read, arriving_from=source),
             Step(guests.install_media, f"{guest.name}: install medium", guest=guest, read=read),
             Step(guests.config, f"{guest.name}: xl config", guest=guest, read=read, arriving_from=source),
+            safety,
             Step(
                 guests.power,
                 f"{guest.name}: {guest.state}",

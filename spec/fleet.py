@@ -32,6 +32,8 @@ class GuestsHostSpec(BaseModel):
     xen_restart_on_change: bool = False
     xen_autostart_delay: int = Field(default=0, ge=0, le=3600)
     xen_shutdown_timeout: int = Field(default=120, ge=1, le=3600)
+    # safety snapshots kept per volume (operations.snapshots)
+    xen_snapshot_keep: int = Field(default=3, ge=1, le=100)
     # How other Dom0s reach this one for live migration (default: its inventory name).
     xen_migrate_address: str | None = None
     # xl migrate's transport (-s): the command that reaches the target, e.g. "ssh -p 2222";

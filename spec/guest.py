@@ -380,6 +380,9 @@ class GuestSpec(_Strict):
     # When the declaration moves to another Dom0 and the guest's zvols are local to
     # this one, replicate them there (operations.zfsmove) instead of refusing.
     move_disks: bool = False
+    # zfs snapshots of its zvols before a restart, the installed switch and state absent
+    # (operations.snapshots); False: none
+    safety_snapshots: bool = True
 
     @field_validator("name")
     @classmethod

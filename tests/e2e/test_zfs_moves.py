@@ -239,3 +239,32 @@ def test_5_a_cut_leaves_one_running_copy_and_the_rerun_resumes(fleet, phase):
     for i in range(8):
         assert zfs.read_volume(xen2, vol, i * 2**20 + 5, 2) == bytes([97 + i]) * 2
     assert zfs.read_volume(xen2, vol, 9 * 2**20, 4) == zfs.read_volume(xen1, vol, 9 * 2**20, 4)
+
+
+def test_6_safety_snapshots_before_a_restart_and_absent_keeping_the_newest(fleet):
+    xen1 = fleet.hosts["xen1"]
+    vol = "zroot/xen/safe-disk0"
+    guest = handbook_guest("safe", disks=[{"zvol": vol, "size": "1G", "sparse": True}], move_disks=False)
+    converged(fleet, {"xen1": [guest]})
+    assert not [n for n in xen1.volumes() if n.startswith(f"{vol}@")]   # nothing restarted: no snapshot
+
+    def safety():
+        return sorted(n.split("@")[1] for n in xen1.volumes() if n.startswith(f"{vol}@xensafe-"))
+
+    run = converged(fleet, {"xen1": [{**guest, "memory": 640, "restart_on_change": True}]})
+    assert "restarting guest safe" in run.output
+    [first] = safety()
+    assert first.endswith("-restart")
+    time.sleep(1.1)   # a new timestamp
+    run = converged(fleet, {"xen1": [{**guest, "memory": 768, "restart_on_change": True}]},
+                    {"xen1": {"xen_snapshot_keep": 1}})
+    [second] = safety()
+    assert second != first and second.endswith("-restart")
+    time.sleep(1.1)
+    converged(fleet, {"xen1": [{**guest, "state": "absent"}]}, {"xen1": {"xen_snapshot_keep": 2}})
+    assert [s.rsplit("-", 1)[1] for s in safety()] == ["restart", "absent"]
+    assert where(fleet, "safe") == {}
+    # the guest key turns them off
+    converged(fleet, {"xen1": [{**guest, "safety_snapshots": False}]})
+    converged(fleet, {"xen1": [{**guest, "safety_snapshots": False, "memory": 640, "restart_on_change": True}]})
+    assert len(safety()) == 2

@@ -144,3 +144,45 @@ def test_a_stopped_move_disks_guest_moves_cold_instead_of_being_refused():
     placement = fleet({"xen1": [], "xen2": [plain]}, {"xen1": here, "xen2": dom0()})
     [problem] = plan_guests(placement, "xen2", [plain], dom0()).problems
     assert "its disk /dev/zvol/zroot/xen/freebsd-disk0 is there and not here" in problem
+
+
+def test_rounds_stop_when_small_or_no_longer_shrinking():
+    mib = 2**20
+    assert zfsmove.another_round(2048 * mib, None, 1)            # after the full stream
+    assert not zfsmove.another_round(10 * mib, 2048 * mib, 2)     # small: stop now
+    assert zfsmove.another_round(200 * mib, 2048 * mib, 2)        # shrinking
+    assert not zfsmove.another_round(200 * mib, 205 * mib, 3)     # the guest writes as fast as rounds carry
+    assert not zfsmove.another_round(500 * mib, 2000 * mib, zfsmove.MAX_ROUNDS)
+
+
+# Safety snapshots (operations.snapshots) -----------------------------------------------
+
+def test_safety_snapshot_reasons_follow_the_power_decision():
+    from operations import snapshots
+
+    plain = handbook_guest(installed=True)
+    current = running(plain, cdrom=False)
+    assert snapshots.reason_for(plain, current, restart_on_change=False) is None       # converged
+    bigger = handbook_guest(installed=True, memory=4096, maxmem=4096)                    # beyond maxmem: restart
+    assert snapshots.reason_for(bigger, current, restart_on_change=False) is None        # ... left pending
+    assert snapshots.reason_for(bigger, current, restart_on_change=True) == "restart"
+    booted_from_cdrom = running(handbook_guest(), cdrom=True)
+    assert snapshots.reason_for(plain, booted_from_cdrom, restart_on_change=False) == "installed"
+    off = handbook_guest(installed=True, memory=4096, maxmem=4096, safety_snapshots=False)
+    assert snapshots.reason_for(off, current, restart_on_change=True) is None
+    gone = handbook_guest(state="absent")
+    with_volume = dom0(volumes={VOL: ZfsVolume(VOL, 20 * 2**30, "dev")})
+    assert snapshots.reason_for(gone, ours(with_volume, "freebsd"), False) == "absent"
+    assert snapshots.reason_for(gone, with_volume, False) is None                        # nothing to remove
+    assert snapshots.reason_for(handbook_guest(state="absent", destroy_disks=True),
+                                ours(with_volume, "freebsd"), False) is None
+
+
+def test_safety_snapshot_names_and_pruning_only_touch_ours():
+    from operations import snapshots
+
+    assert snapshots.snapshot_names([VOL], "20261130T100000", "restart") == [
+        f"{VOL}@xensafe-20261130T100000-restart"]
+    command = snapshots.prune_command("zroot/xen/it's", 3)
+    assert "'zroot/xen/it'\"'\"'s'" in command and "-v k=3" in command
+    assert "index($0, p) == 1" in command   # only names starting with <volume>@xensafe-
