@@ -47,7 +47,7 @@ from .files import words_change, write_if_changed
 from .guests import autostart_script
 from .rcfile import set_rc_values
 from .state import changes_host, forget_state, read_state, record
-from .steps import announce, noop, plan, warn
+from .steps import announce, noop, plan, plans_first, warn
 
 # sysctl(8) reads -1 back as the unsigned maximum for u_long oids such as
 # vm.max_user_wired; both mean "no limit".
@@ -139,6 +139,7 @@ def preflight_problems(dom0: Dom0Host, spec: Dom0Spec) -> list[str]:
 
 @operation()
 @changes_host
+@plans_first
 def packages(spec: Dom0Spec):
     """
     Install the Xen kernel and tools packages for ``xen_version`` with pkg(8).
@@ -163,6 +164,7 @@ def packages(spec: Dom0Spec):
 
 
 @operation()
+@plans_first
 def wired_memory():
     """
     Let Xen's tools wire guest memory: ``vm.max_user_wired=-1`` (FreeBSD 13+;
@@ -192,6 +194,7 @@ def wired_memory():
 
 
 @operation()
+@plans_first
 def login_class():
     """
     ``memorylocked=unlimited`` in login.conf's ``default`` class (whatever the
@@ -223,6 +226,7 @@ def console_line(freebsd_major: int) -> str:
 
 
 @operation()
+@plans_first
 def console():
     """
     The Xen console ``xc0`` in /etc/ttys, exactly once (FreeBSD 14's stock file
@@ -246,6 +250,7 @@ def loader_values(spec: Dom0Spec) -> dict[str, str]:
 
 
 @operation()
+@plans_first
 def loader_conf(spec: Dom0Spec):
     """
     ``xen_kernel`` and ``xen_cmdline`` (plus ``hw.pci.mcfg=0`` for Xen 4.7) in
@@ -263,6 +268,7 @@ def loader_conf(spec: Dom0Spec):
 
 
 @operation()
+@plans_first
 def log_dir():
     """
     /var/log/xen as a directory root can traverse (0755: the handbook's 644
@@ -284,6 +290,7 @@ def log_dir():
 
 
 @operation()
+@plans_first
 def boot_menu(spec: Dom0Spec):
     """
     ``try-include /boot/xen.4th`` in /boot/menu.rc.local: only the Xen 4.7
@@ -342,6 +349,7 @@ def bridge_rc_values(spec: Dom0Spec, current: dict[str, str]) -> tuple[dict[str,
 
 
 @operation()
+@plans_first
 def rc_conf(spec: Dom0Spec):
     """
     rc.conf: ``xencommons_enable="YES"`` and the guests' bridge in the chosen
@@ -360,6 +368,7 @@ def rc_conf(spec: Dom0Spec):
 
 
 @operation()
+@plans_first
 def xl_conf(spec: Dom0Spec):
     """
     xl.conf: guests' vifs default to our bridge, and ``autoballoon="off"``
@@ -609,6 +618,7 @@ def refuse(message: str) -> FunctionCommand:
 
 @operation(is_idempotent=False)
 @changes_host
+@plans_first
 def reboot_into_xen(spec: Dom0Spec, delay: int = 2, reboot_timeout: int = 900):
     """
     Reboot when the boot-time configuration is not what runs (Xen not running,

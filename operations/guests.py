@@ -43,7 +43,7 @@ from facts.files import ABSENT
 from .files import atomic_write_commands, backup_path, write_if_changed
 from .rcfile import set_rc_values
 from .state import changes_host, forget_afterwards, read_state, record, unproxied
-from .steps import announce, diff, noop, plan, wants_diff, warn
+from .steps import announce, diff, noop, plan, plans_first, wants_diff, warn
 
 
 @dataclass(frozen=True)
@@ -219,6 +219,7 @@ def unmanaged_guests(guests: list[GuestSpec], current: GuestsHost) -> list[str]:
 
 
 @operation()
+@plans_first
 def disks(guest: GuestSpec, read: GuestsRead, arriving_from: str | None = None):
     """
     Create the guest's disks: ZFS volumes with ``zfs create -V`` (grown with
@@ -285,6 +286,7 @@ def fetch_command(url: str, path: str, sha256: str | None) -> str:
 
 
 @operation()
+@plans_first
 def install_media(guest: GuestSpec, read: GuestsRead):
     """
     Fetch the install ISO with fetch(1) when it is missing or its SHA-256
@@ -349,6 +351,7 @@ def rewritten_this_run() -> set[str]:
 
 
 @operation()
+@plans_first
 def config(guest: GuestSpec, read: GuestsRead, arriving_from: str | None = None):
     """
     /usr/local/etc/xen/<name>.cfg rendered from the declaration, written
@@ -396,6 +399,7 @@ def config(guest: GuestSpec, read: GuestsRead, arriving_from: str | None = None)
 
 
 @operation(is_idempotent=False)
+@plans_first
 def power(
     guest: GuestSpec,
     read: GuestsRead,
@@ -478,6 +482,7 @@ def power(
 
 @operation()
 @changes_host
+@plans_first
 def remove(guest: GuestSpec, read: GuestsRead, shutdown_timeout: int = 120):
     """
     ``state: absent``: stop the guest, remove its config file; with
@@ -574,6 +579,7 @@ def _int_setting(values: dict[str, str], key: str, default: int) -> int:
 
 
 @operation()
+@plans_first
 def autostart(
     guests: list[GuestSpec],
     read: GuestsRead,

@@ -29,6 +29,7 @@ that a write will change, with pyinfra's own ``--diff`` flag and diff printer.
 
 from __future__ import annotations
 
+from functools import wraps
 from typing import Any, Callable, Sequence
 
 from pyinfra import host, logger
@@ -151,6 +152,30 @@ def warn(message: str, colour: str = "yellow") -> None:
         return
     if said_once_per_run():
         host.log_styled(message, fg=colour, log_func=logger.warning)
+
+
+def plans_first(func: Callable) -> Callable:
+    """
+    For an operation that may yield several changes: when pyinfra works out
+    changes (``--dry``, the change summary), it stops an operation at its first
+    command, so the ``plan`` and ``diff`` of the later changes would go unsaid.
+    This runs the whole generator first then (no command runs at that stage);
+    at execution, and in a trial, the operation runs as written.
+
+        @operation()
+        @plans_first
+        def disks(guest, read): ...
+    """
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any):
+        run = ctx_state.get()
+        if run.is_executing or _trial_of_this_host() is not None:
+            yield from func(*args, **kwargs)
+            return
+        yield from list(func(*args, **kwargs))
+
+    return wrapper
 
 
 def said_once_per_run() -> bool:

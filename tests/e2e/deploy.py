@@ -73,3 +73,25 @@ def dry_run_changes(inventory: Path, deploy: str) -> dict[str, int]:
         if match:
             changes[match.group("name").strip()] = int(match.group("change"))
     return changes
+
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+PLAN_LINE = re.compile(r"^\s*\[(?P<host>[^\]]+)\]\s+plan: (?P<change>.*)$")
+
+
+def plan_lines(output: str) -> list[tuple[str, str]]:
+    """(host, change) for every ``[host] plan: change`` line (operations/steps.py:plan)."""
+
+    lines = ANSI.sub("", output).splitlines()
+    return [(m["host"], m["change"]) for m in map(PLAN_LINE.match, lines) if m]
+
+
+def dry_run(inventory: Path, deploy: str, *args: str, answer: str | None = None) -> Run:
+    """``pyinfra --dry``: what pyinfra and our operations say would change, nothing done."""
+
+    env = dict(os.environ, PYTHONUNBUFFERED="1", COLUMNS="200")
+    done = subprocess.run(
+        [PYINFRA, "--dry", *args, str(inventory), deploy], cwd=ROOT, capture_output=True, text=True,
+        timeout=600, env=env, input=answer,
+    )
+    return Run(done.returncode, ANSI.sub("", done.stdout + done.stderr))

@@ -18,7 +18,7 @@ import uuid
 import pytest
 
 from tests import xlparse
-from tests.e2e.deploy import pyinfra
+from tests.e2e.deploy import dry_run, plan_lines, pyinfra
 
 pytestmark = [
     pytest.mark.e2e,
@@ -81,15 +81,21 @@ def dom0(request, tmp_path_factory):
 
 
 def deploy(dom0, *guests, expect_ok=True, args=(), **host_data):
-    """Declare ``guests`` on xen1, run deploys/guests.py twice: the second run must change nothing."""
+    """
+    Declare ``guests`` on xen1, run deploys/guests.py dry, then twice: the first
+    run plans what the dry run planned, the second changes nothing.
+    """
 
     fleet, inventory = dom0
     era = ERAS[fleet.era]
     fleet.write_inventory(inventory, {"xen1": {**DOM0, **era, **host_data, "xen_guests": list(guests)}})
+    dry = dry_run(inventory, "deploys/guests.py") if expect_ok else None
     first = pyinfra(inventory, "deploys/guests.py", *args)
     if not expect_ok:
         return first
     assert first.returncode == 0, first.output[-4000:]
+    # the dry run said what the real run then did (-y: said as it executes)
+    assert plan_lines(first.output) == plan_lines(dry.output), (dry.output[-3000:], first.output[-3000:])
     second = pyinfra(inventory, "deploys/guests.py")
     assert second.returncode == 0, second.output[-4000:]
     assert second.changed_operations() == {}, second.output[-4000:]

@@ -163,3 +163,28 @@ def test_diff_uses_pyinfras_flag_and_printer(said_to_host, monkeypatch):
     printed.clear()
     steps.diff("/etc/new.conf", None, "x\n")
     assert printed[0] == "Will create /etc/new.conf"
+
+
+@operation()
+@steps.plans_first
+def two_changes():
+    steps.plan("first change")
+    yield StringCommand("true")
+    steps.plan("second change")
+    yield StringCommand("true")
+
+
+def test_a_dry_run_says_every_change_of_an_operation_though_pyinfra_stops_at_its_first_command(said_to_host):
+    host, heard = said_to_host
+    state = host.state
+    with_changes_checked = [state.is_executing, state.check_for_changes]
+    state.is_executing, state.check_for_changes = False, True
+    for _ in two_changes._inner():  # what pyinfra does when it works out changes
+        break
+    assert heard == ["log: plan: first change", "log: plan: second change"]
+    heard.clear()
+    state.is_executing, state.check_for_changes = True, False  # -y: said as it runs, in order
+    generator = two_changes._inner()
+    next(generator)
+    assert heard == ["log: plan: first change"]
+    state.is_executing, state.check_for_changes = with_changes_checked
