@@ -189,10 +189,12 @@ def describe_write(path: str, old: str | None, new: str) -> str:
     """
 
     name = posixpath.basename(path)
-    if old is None:
+    if old is None and path not in ASSIGNMENT_FILES:
         return f"{name}: created ({len(new.splitlines())} lines)"
     if path in ASSIGNMENT_FILES:
-        was, now = parse_rc_text(old), parse_rc_text(new)
+        # Told key by key whether or not the file exists yet: a package may
+        # install it between a dry run and the real one (xl.conf).
+        was, now = parse_rc_text(old or ""), parse_rc_text(new)
         changes = []
         for key, value in now.items():
             if key not in was:
@@ -205,7 +207,7 @@ def describe_write(path: str, old: str | None, new: str) -> str:
         changes += [f"{key} removed" for key in was if key not in now]
         if changes:
             return f"{name}: " + "; ".join(changes)
-    old_lines, new_lines = old.splitlines(), new.splitlines()
+    old_lines, new_lines = (old or "").splitlines(), new.splitlines()
     added = sum(1 for line in new_lines if line not in old_lines)
     removed = sum(1 for line in old_lines if line not in new_lines)
     return f"{name}: {added} line{'s' if added != 1 else ''} added, {removed} removed"

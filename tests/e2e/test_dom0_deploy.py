@@ -12,7 +12,7 @@ import uuid
 
 import pytest
 
-from tests.e2e.deploy import dry_run_changes, pyinfra
+from tests.e2e.deploy import dry_run, dry_run_changes, plan_lines, pyinfra
 
 pytestmark = [
     pytest.mark.e2e,
@@ -81,7 +81,13 @@ def dry(inventory, before):
 
 
 @pytest.fixture(scope="module")
-def first(inventory, dry):
+def dry_plan(inventory, dry):
+    # Answer "continue?" (asked when a host fails pre-flight) as a user would.
+    return dry_run(inventory, "deploys/dom0.py", answer="\n" * 10)
+
+
+@pytest.fixture(scope="module")
+def first(inventory, dry, dry_plan):
     return pyinfra(inventory, "deploys/dom0.py")
 
 
@@ -95,6 +101,23 @@ def test_dry_run_changed_nothing_and_listed_what_the_real_run_did(fleet, before,
     assert dry == first.changed_operations(), first.output[-5000:]
     # --dry itself must not have touched anything: the first run still had work to do.
     assert "Reboot into Xen and verify" in dry
+
+
+def per_host(lines):
+    hosts = {}
+    for name, change in lines:
+        hosts.setdefault(name, []).append(change)
+    return hosts
+
+
+def test_the_dry_run_planned_per_host_what_the_real_run_did(dry_plan, first):
+    planned = per_host(plan_lines(dry_plan.output))
+    assert set(planned) == {host_name(v) for v in GOOD}, dry_plan.output[-3000:]
+    assert planned == per_host(plan_lines(first.output))
+    for name, changes in planned.items():
+        assert changes[0].startswith("packages: install xen-"), changes
+        assert any(c.startswith("loader.conf: ") and c.endswith("(Xen starts at the next boot)") for c in changes)
+        assert changes[-1].startswith("reboot: yes (shutdown -r now), because Xen is not running yet"), changes
 
 
 @pytest.mark.parametrize("variant", list(GOOD))
@@ -189,3 +212,4 @@ def test_converged_run_still_says_what_each_step_found(fleet, second, inventory)
                  "/var/log/xen is a 0755 directory", "runs as configured"]:
         hosts = set(re.findall(r"\[([^\]]+)\]\s+noop: [^\n]*" + re.escape(line), verbose.output))
         assert hosts == {host_name(v) for v in GOOD}, (line, verbose.output[-3000:])
+

@@ -249,5 +249,10 @@ def test_describe_write_counts_lines_of_other_files_and_says_created():
         "ttys: 1 line added, 0 removed"
     )
     assert describe_write("/usr/local/etc/rc.d/xendomains", None, "#!/bin/sh\nexit 0\n") == "xendomains: created (2 lines)"
+    # an assignment file is told key by key even when new: the dry run cannot know
+    # that pkg install will put the stock xl.conf there first
+    stock = "# xl.conf\n#autoballoon=\"auto\"\n"
+    new = 'vif.default.bridge="bridge0"\nautoballoon="off"\n'
+    assert describe_write("/usr/local/etc/xen/xl.conf", None, new) == describe_write("/usr/local/etc/xen/xl.conf", stock, stock + new)
     # a comment-only change of an assignment file is still told
     assert describe_write("/etc/rc.conf", 'a="1"\n', '# mine\na="1"\n') == "rc.conf: 1 line added, 0 removed"
