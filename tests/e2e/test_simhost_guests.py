@@ -865,3 +865,27 @@ def test_uptime_of_guests_and_no_uptime_of_a_freebsd_dom0(dom0):
         assert re.fullmatch(rf" \d\d:\d\d:\d\d up  0:00, up \({domid}\)\n", sh(host, "xl uptime -s up").stdout)
     finally:
         cleanup(host, "up")
+
+
+def test_an_hvm_guests_vnc_port_is_in_xenstore(dom0):
+    """QEMU with vncunused takes the first free display: port 5900 + N, and records it where
+    `xl vncviewer` reads it (libxl_vncviewer_exec: /local/domain/N/console/vnc-port,
+    vnc-listen); xen-tools' xenstore-read prints it (xs-clients/xenstore_client.c: "couldn't
+    read path X" and exit 1 for a node that is not there)."""
+    host = dom0.hosts["xen1"]
+    names = ("v1", "v2", "v3")
+    try:
+        for name in names[:2]:
+            sh(host, f"xl create {new_guest(host, name)}")
+        ids = {n: host.domains()[n]["domid"] for n in names[:2]}
+        read = "xenstore-read /local/domain/{}/console/vnc-port /local/domain/{}/console/vnc-listen"
+        assert sh(host, read.format(ids["v1"], ids["v1"])).stdout == "5900\n127.0.0.1\n"
+        assert sh(host, read.format(ids["v2"], ids["v2"])).stdout == "5901\n127.0.0.1\n"
+        sh(host, "xl destroy v1")
+        assert sh(host, read.format(ids["v1"], ids["v1"]), rc=1).stderr == (
+            f"xenstore-read: couldn't read path /local/domain/{ids['v1']}/console/vnc-port\n")
+        sh(host, f"xl create {new_guest(host, 'v3')}")  # the freed display is taken again
+        v3 = host.domains()["v3"]["domid"]
+        assert sh(host, read.format(v3, v3)).stdout == "5900\n127.0.0.1\n"
+    finally:
+        cleanup(host, *names)
