@@ -25,7 +25,7 @@ from spec.guest import GuestSpec
 
 from .commands import shell_words
 from .drift import guest_drift
-from .steps import noop
+from .steps import noop, plan
 from .zfsmove import utc_stamp, zvols
 
 SAFETY_PREFIX = "xensafe"
@@ -43,7 +43,7 @@ def reason_for(guest: GuestSpec, current: GuestsHost, restart_on_change: bool) -
     domain = current.domain(guest.name)
     if guest.state == "absent":
         if guest.destroy_disks:
-            return None   # asked to destroy the volumes: a snapshot would keep their data (and their destroy fails)
+            return None   # asked to destroy the volumes: a snapshot would keep their data (see snapshots_to_drop)
         present = domain is not None or guest.name in current.config_names
         return "absent" if present and any(v in current.volumes for v in zvols(guest)) else None
     if guest.state != "running" or domain is None:
@@ -74,6 +74,18 @@ def prune_command(volume: str, keep: int) -> str:
     )
 
 
+def drops_snapshots(guest: GuestSpec, current: GuestsHost) -> list[str]:
+    """
+    The volumes whose safety snapshots go now: ``state: absent`` with
+    ``destroy_disks`` destroys the volumes (``zfs destroy`` refuses a volume
+    with snapshots); only ours are destroyed, an admin's snapshot still stops it.
+    """
+
+    if guest.state != "absent" or not guest.destroy_disks:
+        return []
+    return [volume for volume in zvols(guest) if volume in current.volumes]
+
+
 @operation(is_idempotent=False)
 def safety_snapshots(guest: GuestSpec, read, restart_on_change: bool = False, keep: int = 3):
     """
@@ -88,11 +100,19 @@ def safety_snapshots(guest: GuestSpec, read, restart_on_change: bool = False, ke
     from .guests import guests_state
 
     current = guests_state(read)
+    dropped = drops_snapshots(guest, current)
+    if dropped:
+        plan(f"guest {guest.name}: the safety snapshots of {', '.join(dropped)} destroyed with the volumes")
+        for volume in dropped:
+            yield StringCommand(prune_command(volume, 0))
+        return
     reason = reason_for(guest, current, restart_on_change)
     if reason is None:
         noop(f"guest {guest.name}: no safety snapshot needed")
         return
     volumes = [v for v in zvols(guest) if v in current.volumes]
+    plan(f"guest {guest.name}: safety snapshot of {', '.join(volumes)} before the {reason} "
+         f"(keeping the newest {keep})")
     yield StringCommand(shell_words("zfs", "snapshot", *snapshot_names(volumes, utc_stamp(), reason)))
     for volume in volumes:
         yield StringCommand(prune_command(volume, keep))

@@ -268,3 +268,7 @@ def test_6_safety_snapshots_before_a_restart_and_absent_keeping_the_newest(fleet
     converged(fleet, {"xen1": [{**guest, "safety_snapshots": False}]})
     converged(fleet, {"xen1": [{**guest, "safety_snapshots": False, "memory": 640, "restart_on_change": True}]})
     assert len(safety()) == 2
+    # destroy_disks destroys the volume with our snapshots (zfs destroy refuses a volume with snapshots)
+    run = converged(fleet, {"xen1": [{**guest, "state": "absent", "destroy_disks": True}]})
+    assert "safety snapshots of zroot/xen/safe-disk0 destroyed with the volumes" in run.output
+    assert not [n for n in xen1.volumes() if n.startswith(vol)]

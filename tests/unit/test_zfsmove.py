@@ -186,3 +186,12 @@ def test_safety_snapshot_names_and_pruning_only_touch_ours():
     command = snapshots.prune_command("zroot/xen/it's", 3)
     assert "'zroot/xen/it'\"'\"'s'" in command and "-v k=3" in command
     assert "index($0, p) == 1" in command   # only names starting with <volume>@xensafe-
+
+
+def test_destroy_disks_drops_our_safety_snapshots_first():
+    from operations import snapshots
+
+    with_volume = dom0(volumes={VOL: ZfsVolume(VOL, 20 * 2**30, "dev")})
+    assert snapshots.drops_snapshots(handbook_guest(state="absent", destroy_disks=True), with_volume) == [VOL]
+    assert snapshots.drops_snapshots(handbook_guest(state="absent"), with_volume) == []
+    assert snapshots.drops_snapshots(handbook_guest(state="absent", destroy_disks=True), dom0()) == []
