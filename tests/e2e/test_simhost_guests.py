@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.simdom0 import make_xen_dom0, sh, simulated_dom0
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from facts.xl import parse_xl_info, parse_xl_list, parse_xl_list_long  # noqa: E402
@@ -27,7 +29,6 @@ from facts.zfs import parse_zfs_volumes  # noqa: E402
 pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
-XEN_LOADER = 'xen_kernel="/boot/xen"\nxen_cmdline="dom0_mem=4096M dom0_max_vcpus=2 dom0=pvh"\n'
 ISO_URL = "https://download.freebsd.org/releases/ISO-IMAGES/14.2/FreeBSD-14.2-RELEASE-amd64-bootonly.iso"
 ISO = b"FreeBSD bootonly ISO (simulated)\n" * 64
 
@@ -41,45 +42,10 @@ def sender_lines(res) -> list[str]:
     return [line for line in res.stderr.splitlines() if not line.startswith("migration target:")]
 
 
-def make_xen_dom0(host) -> None:
-    """A Dom0 as deploys/dom0.py leaves it: Xen, xencommons, bridge0 on em0, wired memory."""
-    res = host.run("pkg install -y xen-kernel xen-tools")
-    assert res.returncode == 0, res.stderr
-    host.write("/boot/loader.conf", host.read("/boot/loader.conf") + XEN_LOADER)
-    host.write("/etc/rc.conf", host.read("/etc/rc.conf") + 'xencommons_enable="YES"\n'
-               'cloned_interfaces="bridge0"\nifconfig_bridge0="addm em0 up"\n')
-    host.write("/etc/login.conf", host.read("/etc/login.conf").replace(":memorylocked=64K:", ":memorylocked=unlimited:"))
-    host.write("/etc/sysctl.conf", "vm.max_user_wired=-1\n")
-    host.path("/var/log/xen").mkdir(mode=0o755, exist_ok=True)  # the Handbook's step: xl's daemons log there
-    assert host.run("cap_mkdb /etc/login.conf").returncode == 0
-
-
 @pytest.fixture(scope="module")
 def dom0():
-    if os.geteuid() != 0:
-        pytest.skip("simhost needs root")
-    from simhost import Fleet
-    from simhost.fleet import cleanup_stale
-
-    cleanup_stale()
-    fleet = Fleet()
-    try:
-        host = fleet.add("xen1", "freebsd14")
-        fleet.mirror_add(ISO_URL, ISO)
-        fleet.start()
-        make_xen_dom0(host)
-        fleet.power_cycle("xen1")
-        assert host.sim_state()["kernel"] == "xen"
+    with simulated_dom0(before_start=lambda fleet: fleet.mirror_add(ISO_URL, ISO)) as fleet:
         yield fleet
-    finally:
-        fleet.stop()
-
-
-def sh(host, command: str, rc: int | None = 0):
-    res = host.run(command)
-    if rc is not None:
-        assert res.returncode == rc, f"{command!r}: rc {res.returncode}\n{res.stdout}{res.stderr}"
-    return res
 
 
 def hvm_cfg(name: str, disk: str, *, cdrom: str | None = None, bridge: str = "bridge0", memory: int = 512,

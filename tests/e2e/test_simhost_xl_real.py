@@ -13,12 +13,13 @@ Each test drives the simulated host directly (no product code).
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from pathlib import Path
 
 import pytest
+
+from tests.simdom0 import sh, simulated_dom0
 
 pytestmark = pytest.mark.e2e
 
@@ -26,7 +27,6 @@ REAL = {s["id"]: s for s in json.loads(
     (Path(__file__).parents[1] / "fixtures/outputs/xen-4.17/scenario.json").read_text())}
 # the real scenario's guest type (tests/realxen/scenario.py): the sim's guests are the same
 REAL_TYPE = REAL["05-list-l-guest"]["parsed"]["rxguest"]["type"]
-XEN_LOADER = 'xen_kernel="/boot/xen"\nxen_cmdline="dom0_mem=4096M dom0_max_vcpus=2 dom0=pvh"\n'
 
 
 def normalise(text: str, **names: str) -> str:
@@ -38,38 +38,10 @@ def normalise(text: str, **names: str) -> str:
     return text
 
 
-def sh(host, command: str, rc: int | None = 0):
-    res = host.run(command, timeout=60)
-    if rc is not None:
-        assert res.returncode == rc, f"{command!r}: rc {res.returncode}\n{res.stdout}{res.stderr}"
-    return res
-
-
 @pytest.fixture(scope="module")
 def dom0():
-    if os.geteuid() != 0:
-        pytest.skip("simhost needs root")
-    from simhost import Fleet
-    from simhost.fleet import cleanup_stale
-
-    cleanup_stale()
-    fleet = Fleet()
-    try:
-        host = fleet.add("xen1", "freebsd14")
-        fleet.start()
-        assert host.run("pkg install -y xen-kernel xen-tools").returncode == 0
-        host.write("/boot/loader.conf", host.read("/boot/loader.conf") + XEN_LOADER)
-        host.write("/etc/rc.conf", host.read("/etc/rc.conf") + 'xencommons_enable="YES"\n'
-                   'cloned_interfaces="bridge0"\nifconfig_bridge0="addm em0 up"\n')
-        host.write("/etc/login.conf", host.read("/etc/login.conf").replace(":memorylocked=64K:", ":memorylocked=unlimited:"))
-        host.write("/etc/sysctl.conf", "vm.max_user_wired=-1\n")
-        host.path("/var/log/xen").mkdir(mode=0o755, exist_ok=True)
-        assert host.run("cap_mkdb /etc/login.conf").returncode == 0
-        fleet.power_cycle("xen1")
-        assert host.sim_state()["kernel"] == "xen"
+    with simulated_dom0() as fleet:
         yield fleet
-    finally:
-        fleet.stop()
 
 
 @pytest.fixture

@@ -19,33 +19,14 @@ Each test drives the simulated host directly (no product code).
 
 from __future__ import annotations
 
-import os
 import time
 
 import pytest
 
+from tests.simdom0 import make_xen_dom0, sh, simulated_dom0
+
 pytestmark = pytest.mark.e2e
 
-XEN_LOADER = 'xen_kernel="/boot/xen"\nxen_cmdline="dom0_mem=4096M dom0_max_vcpus=2 dom0=pvh"\n'
-
-
-def sh(host, command: str, rc: int | None = 0, timeout: float = 60):
-    res = host.run(command, timeout=timeout)
-    if rc is not None:
-        assert res.returncode == rc, f"{command!r}: rc {res.returncode}\n{res.stdout}{res.stderr}"
-    return res
-
-
-def make_xen_dom0(host, packages: str = "xen-kernel xen-tools") -> None:
-    res = host.run(f"pkg install -y {packages}")
-    assert res.returncode == 0, res.stderr
-    host.write("/boot/loader.conf", host.read("/boot/loader.conf") + XEN_LOADER)
-    host.write("/etc/rc.conf", host.read("/etc/rc.conf") + 'xencommons_enable="YES"\n'
-               'cloned_interfaces="bridge0"\nifconfig_bridge0="addm em0 up"\n')
-    host.write("/etc/login.conf", host.read("/etc/login.conf").replace(":memorylocked=64K:", ":memorylocked=unlimited:"))
-    host.write("/etc/sysctl.conf", "vm.max_user_wired=-1\n")
-    host.path("/var/log/xen").mkdir(mode=0o755, exist_ok=True)  # the Handbook's step: xl's daemons log there
-    assert host.run("cap_mkdb /etc/login.conf").returncode == 0
 
 
 def new_guest(host, name: str, *, hvm: bool = False, extra: str = "") -> str:
@@ -76,22 +57,8 @@ def gone(host, name: str, timeout: float = 10) -> float:
 
 @pytest.fixture(scope="module")
 def dom0():
-    if os.geteuid() != 0:
-        pytest.skip("simhost needs root")
-    from simhost import Fleet
-    from simhost.fleet import cleanup_stale
-
-    cleanup_stale()
-    fleet = Fleet()
-    try:
-        host = fleet.add("xen1", "freebsd14")
-        fleet.start()
-        make_xen_dom0(host)
-        fleet.power_cycle("xen1")
-        assert host.sim_state()["kernel"] == "xen"
+    with simulated_dom0() as fleet:
         yield fleet
-    finally:
-        fleet.stop()
 
 
 @pytest.fixture

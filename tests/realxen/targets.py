@@ -71,7 +71,7 @@ def start_sim_fleet(names: tuple[str, ...] = ("xen1",)):
 
     from simhost import Fleet
     from simhost.fleet import cleanup_stale
-    from tests.e2e.test_simhost_guests import make_xen_dom0
+    from tests.simdom0 import make_xen_dom0
 
     cleanup_stale()
     fleet = Fleet()
