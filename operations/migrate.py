@@ -207,18 +207,26 @@ def xen_version(state: GuestsHost) -> tuple[int, int]:
     return int(info.get("xen_major", 0) or 0), int(info.get("xen_minor", 0) or 0)
 
 
+def target_xen_problems(where: str, source: GuestsHost, target: GuestsHost) -> list[str]:
+    """A Dom0 a guest moves to must run Xen, the same version as here or a newer one."""
+
+    if not target.xl_works:
+        return [f"{where}: Xen is not running there ({target.xl_error or 'xl does not answer'})"]
+    if xen_version(target) < xen_version(source):
+        return [
+            f"{where}: it runs Xen {'.'.join(map(str, xen_version(target)))}, older than here "
+            f"({'.'.join(map(str, xen_version(source)))}); Xen migrates only to the same or a newer version",
+        ]
+    return []
+
+
 def migration_problems(guest: GuestSpec, source: GuestsHost, target: GuestsHost, target_name: str) -> list[str]:
     """Why ``guest`` cannot live-migrate from ``source`` to ``target`` (empty: it can)."""
 
     where = f"guest {guest.name} cannot move to {target_name}"
+    problems = target_xen_problems(where, source, target)
     if not target.xl_works:
-        return [f"{where}: Xen is not running there ({target.xl_error or 'xl does not answer'})"]
-    problems = []
-    if xen_version(target) < xen_version(source):
-        problems.append(
-            f"{where}: it runs Xen {'.'.join(map(str, xen_version(target)))}, older than here "
-            f"({'.'.join(map(str, xen_version(source)))}); Xen migrates only to the same or a newer version",
-        )
+        return problems
     live = (source.live_configs.get(guest.name) or {}).get("config", {})
     for disk in live.get("disks", []):
         path = disk.get("pdev_path", "")

@@ -48,7 +48,7 @@ from spec.transport import check_address, migrate_transport
 
 from .commands import shell_words
 from .guests import create_command, shutdown_command
-from .migrate import Dom0, PROBE_SECONDS, ssh_probe_command, xen_version
+from .migrate import Dom0, PROBE_SECONDS, ssh_probe_command, target_xen_problems
 from .state import forget_state
 
 # Snapshots this project takes: <volume>@<prefix>-<UTC timestamp>-<reason>.
@@ -236,14 +236,9 @@ def move_problems(source_host, guest: GuestSpec, source: GuestsHost, target: Dom
     if target.address is None:
         return [f"{where}: {target.address_problem}"]
     there = target.state(arriving=guest)
+    problems = target_xen_problems(where, source, there)
     if not there.xl_works:
-        return [f"{where}: Xen is not running there ({there.xl_error or 'xl does not answer'})"]
-    problems = []
-    if xen_version(there) < xen_version(source):
-        problems.append(
-            f"{where}: it runs Xen {'.'.join(map(str, xen_version(there)))}, older than here "
-            f"({'.'.join(map(str, xen_version(source)))})",
-        )
+        return problems
     for index, vif in enumerate(guest.vifs):
         if vif.bridge not in there.interfaces:
             problems.append(f"{where}: vifs[{index}]'s bridge {vif.bridge} does not exist there")
