@@ -30,7 +30,7 @@ from spec.transport import migrate_transport, transport_probe_argv
 
 from .commands import argv, shell_words
 from .state import changes_host, forget_afterwards, unproxied
-from .steps import noop
+from .steps import noop, plan, plans_first
 
 # xl renames a domain while it moves: the source keeps "<name>--migratedaway",
 # the target builds "<name>--incoming" until the transfer completes.
@@ -298,6 +298,10 @@ def live_migrate(guest_name: str, target: Dom0):
         migrate.live_migrate(guest_name="web", target=fleet.dom0s["xen2"])
     """
 
+    plan(
+        f"guest {guest_name}: live-migrated to {target.name} (xl migrate over '{target.ssh_command}'); "
+        f"{config_path(guest_name)} removed here, its config and autostart entry follow on {target.name}",
+    )
     yield argv("xl", "migrate", "-s", migrate_transport(target.ssh_command), guest_name, target.address)
     # The target has a new guest now: its next read must not come from the cache.
     yield forget_afterwards(target.host)
@@ -330,6 +334,7 @@ def migrations_finished():
 
 
 @operation()
+@plans_first
 @changes_host
 def forget_moved_configs(names: list[str]):
     """
@@ -345,6 +350,7 @@ def forget_moved_configs(names: list[str]):
         noop("no configs of guests that moved away")
         return
     for name in names:
+        plan(f"guest {name}: {config_path(name)} removed (another Dom0 declares it, and it runs here no more)")
         yield argv("rm", "-f", config_path(name))
 
 

@@ -25,6 +25,7 @@ from spec.guest import GuestSpec
 
 from .commands import shell_words
 from .drift import guest_drift
+from .state import changes_host
 from .steps import noop, plan
 from .zfsmove import utc_stamp, zvols
 
@@ -87,6 +88,7 @@ def drops_snapshots(guest: GuestSpec, current: GuestsHost) -> list[str]:
 
 
 @operation(is_idempotent=False)
+@changes_host
 def safety_snapshots(guest: GuestSpec, read, restart_on_change: bool = False, keep: int = 3):
     """
     Snapshot the guest's zvols before this run stops its OS (restart, the

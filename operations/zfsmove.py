@@ -49,7 +49,8 @@ from spec.transport import check_address, migrate_transport
 from .commands import shell_words
 from .guests import create_command, shutdown_command
 from .migrate import Dom0, PROBE_SECONDS, ssh_probe_command, target_xen_problems
-from .state import forget_state
+from .state import changes_host, forget_state
+from .steps import plan
 
 # Snapshots this project takes: <volume>@<prefix>-<UTC timestamp>-<reason>.
 MOVE_PREFIX = "xenmove"
@@ -476,6 +477,7 @@ def _size_or_zero(estimate: str) -> int:
 
 
 @operation(is_idempotent=False)
+@changes_host
 def move_disks(guest: GuestSpec, target: Dom0, running: bool, shutdown_timeout: int = 120):
     """
     Move ``guest`` and its ZFS volumes from this Dom0 to ``target``
@@ -487,6 +489,9 @@ def move_disks(guest: GuestSpec, target: Dom0, running: bool, shutdown_timeout: 
 
         zfsmove.move_disks(guest=spec, target=fleet.dom0s["xen2"], running=True)
     """
+
+    how = "replicated while it runs, then a short stop" if running else "replicated (it is stopped)"
+    plan(f"guest {guest.name}: moved to {target.name} with its disks ({how}); its volumes here are kept")
 
     def execute(state, host) -> bool:
         mover = Mover(host, guest, target, shutdown_timeout)

@@ -15,7 +15,7 @@ import uuid
 
 import pytest
 
-from tests.e2e.deploy import PYINFRA, ROOT, Run, pyinfra
+from tests.e2e.deploy import PYINFRA, ROOT, Run, dry_run, plan_lines, pyinfra
 
 pytestmark = [
     pytest.mark.e2e,
@@ -90,8 +90,17 @@ def test_1_moving_the_declaration_migrates_the_running_guest(fleet):
     [(host, before)] = where(fleet).items()
     assert host == "xen1"
     macs = live_macs(fleet.hosts["xen1"])
+    dry = dry_run(place(fleet, {"xen2": [shared_guest()]}), "deploys/guests.py")
+    planned = plan_lines(dry.output)
+    assert ("xen1", "guest web: live-migrated to xen2 (xl migrate over 'ssh'); /usr/local/etc/xen/web.cfg "
+            "removed here, its config and autostart entry follow on xen2") in planned, dry.output[-4000:]
+    assert where(fleet) == {"xen1": before}  # a dry run moves nothing
     run = converge(fleet, {"xen2": [shared_guest()]})
     assert "guest web moves from xen1 to xen2 (live migration)" in run.output
+    # the real run does what the dry run planned on the Dom0 the guest leaves
+    assert [line for line in plan_lines(run.output) if line[0] == "xen1"] == [
+        line for line in planned if line[0] == "xen1"
+    ]
     [(host, after)] = where(fleet).items()
     assert host == "xen2"
     assert after["uuid"] == before["uuid"]
