@@ -87,15 +87,18 @@ class Run:
 
 # -- simulated hosts ---------------------------------------------------------------------
 
-def enable_sshd_request_logging() -> None:
-    """Make every simulated sshd (also the ones restarted by a reboot) log each session.
+@contextlib.contextmanager
+def sshd_request_logging():
+    """Make every simulated sshd started meanwhile (also the ones restarted by a
+    reboot) log each session; the usual config is back afterwards.
 
     The supervisor that reboots hosts runs in this process, so patching the config
-    writer here covers every sshd start."""
+    writer here covers every sshd start. Stop the fleets before leaving: an sshd
+    restarted later gets the usual config, and other tests in the same process
+    (pytest) must not meet VERBOSE sshds, whose session log lines end up on the
+    client's stderr."""
     from simhost import sshd
 
-    if getattr(sshd.SshServer.write_config, "_bench", False):
-        return
     original = sshd.SshServer.write_config
 
     def write_config(self):
@@ -103,8 +106,11 @@ def enable_sshd_request_logging() -> None:
         with open(self.config_path, "a") as f:
             f.write("LogLevel VERBOSE\n")
 
-    write_config._bench = True
     sshd.SshServer.write_config = write_config
+    try:
+        yield
+    finally:
+        sshd.SshServer.write_config = original
 
 
 class BenchFleet:
@@ -113,7 +119,8 @@ class BenchFleet:
     def __init__(self, label: str, count: int, workdir: Path, links: DelayedLinks | None = None):
         from simhost.fleet import Fleet
 
-        enable_sshd_request_logging()
+        self._logging = sshd_request_logging()
+        self._logging.__enter__()
         self.fleet = Fleet(SIM_BASE / f"bench-{os.getpid()}-{secrets.token_hex(3)}-{label}")
         self.names = [f"xen{i + 1}" for i in range(count)]
         self.workdir = workdir
@@ -159,7 +166,10 @@ class BenchFleet:
         return run
 
     def stop(self) -> None:
-        self.fleet.stop()
+        try:
+            self.fleet.stop()
+        finally:
+            self._logging.__exit__(None, None, None)
 
 
 def machine_busy_seconds() -> float:

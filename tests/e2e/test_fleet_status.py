@@ -21,7 +21,7 @@ import uuid
 
 import pytest
 
-from benchmarks.__main__ import enable_sshd_request_logging
+from benchmarks.__main__ import sshd_request_logging
 from benchmarks.sshdlog import LogCursor, count_requests
 from tests.e2e.deploy import PYINFRA, ROOT, pyinfra
 
@@ -59,21 +59,23 @@ MOVE_MESSAGE = "now move guest web's entry in xen_guests from xen1 to xen2"
 def fleet(tmp_path_factory):
     from simhost.fleet import Fleet
 
-    enable_sshd_request_logging()  # one "Starting session" line per remote command
-    fleet = Fleet(f"/var/lib/freebsd-xen-sim/status-{uuid.uuid4().hex[:8]}")
-    for name in ("xen1", "xen2"):
-        fleet.add(name, "freebsd14")
-    fleet.share_storage("/shared")
-    fleet.start()
-    inventory = tmp_path_factory.mktemp("inventory") / "inventory.py"
-    fleet.inventory = inventory
-    write(fleet, {"xen1": [WEB], "xen2": [IDLE]})
-    run = pyinfra(inventory, "deploys/dom0.py")
-    assert run.returncode == 0, run.output[-3000:]
-    run = pyinfra(inventory, "deploys/guests.py")
-    assert run.returncode == 0, run.output[-3000:]
-    yield fleet
-    fleet.stop()
+    with sshd_request_logging():  # one "Starting session" line per remote command
+        fleet = Fleet(f"/var/lib/freebsd-xen-sim/status-{uuid.uuid4().hex[:8]}")
+        try:
+            for name in ("xen1", "xen2"):
+                fleet.add(name, "freebsd14")
+            fleet.share_storage("/shared")
+            fleet.start()
+            inventory = tmp_path_factory.mktemp("inventory") / "inventory.py"
+            fleet.inventory = inventory
+            write(fleet, {"xen1": [WEB], "xen2": [IDLE]})
+            run = pyinfra(inventory, "deploys/dom0.py")
+            assert run.returncode == 0, run.output[-3000:]
+            run = pyinfra(inventory, "deploys/guests.py")
+            assert run.returncode == 0, run.output[-3000:]
+            yield fleet
+        finally:
+            fleet.stop()
 
 
 def write(fleet, placement, extra=None):
