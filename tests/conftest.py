@@ -18,6 +18,21 @@ import shutil
 import pytest
 
 
+@pytest.fixture(autouse=True)
+def _threads_stay_threads():
+    """Importing pyinfra_cli runs gevent's monkey.patch_all() in the importing process: from
+    then on the simulator's supervisor and every other thread of the test process are
+    greenlets, which never run while a test blocks in a call gevent does not patch
+    (os.wait4 while the pyinfra CLI runs): a reboot request is then never taken.  Tests
+    that need pyinfra_cli import it in a child process (tests/cli_process.py)."""
+    from gevent import monkey
+
+    if monkey.is_anything_patched():
+        pytest.fail("gevent has monkey-patched the test process (something imported pyinfra_cli); "
+                    "import it in a child process with tests.cli_process.run_python", pytrace=False)
+    yield
+
+
 def _simhost_unavailable() -> str | None:
     if os.geteuid() != 0:
         return "simhost needs root (chroot, mknod, sshd ChrootDirectory); run the e2e tests as root"

@@ -215,18 +215,30 @@ def test_5_a_cut_leaves_one_running_copy_and_the_rerun_resumes(fleet, phase):
     for i in range(8):
         zfs.write_volume(xen1, vol, i * 2**20, bytes([97 + i]) * 2**20)
     zfs.slow_send(xen1, 300)
+    guest_stops = threading.Event()
+    writer = None
     if phase == "full":
         # the first partial record appears on xen2: the full stream is under way
         predicate = lambda: any(p.name.isdigit() for p in xen2.path(f"/.sim/zfs/data/{vol}").glob("*"))  # noqa: E731
     else:
         predicate = lambda: any(n.endswith("-final") for n in xen1.volumes()) and \
             xen2.path(f"/.sim/zfs/recv/{vol}").exists()  # noqa: E731
-        # make the final incremental carry records too: the guest writes while the rounds run
-        threading.Thread(target=lambda: [time.sleep(0.3 * k) or zfs.write_volume(xen1, vol, 9 * 2**20, b"late%d" % k)
-                                         for k in range(1, 40)], daemon=True).start()
+
+        def guest_writes():
+            # make the final incremental carry records too: the guest writes while the rounds run
+            for k in range(1, 40):
+                if guest_stops.wait(0.3 * k) or not xen1.path(f"/.sim/xen/domains/{name}").is_dir():
+                    return  # a stopped guest writes nothing
+                zfs.write_volume(xen1, vol, 9 * 2**20, b"late%d" % k)
+
+        writer = threading.Thread(target=guest_writes, daemon=True)
+        writer.start()
     cutter = cut_when(fleet, "xen1", predicate)
     run = deploy(fleet, {"xen2": [guest]})
     cutter.join(timeout=1)
+    guest_stops.set()
+    if writer is not None:
+        writer.join(timeout=5)
     assert run.returncode != 0, run.output[-4000:]
     # one running copy, on xen1, with its data
     assert list(where(fleet, name)) == ["xen1"], run.output[-4000:]

@@ -34,6 +34,7 @@ from facts.xl import REDACTED, xl_list_long_command
 from operations import fleet_report
 from operations.status import fleet_status, render_json, render_table
 from spec.guest import GuestSpec
+from tests.cli_process import run_python
 
 REAL = Path(__file__).resolve().parents[1] / "fixtures" / "outputs" / "xen-4.17"
 XL_LIST = (REAL / "xl_list.with_guest.txt").read_text()
@@ -295,12 +296,16 @@ def test_pyinfra_calls_host_disconnect_for_each_connected_host_at_the_end_of_the
     from pyinfra.api.connect import disconnect_all
     from pyinfra.api.host import Host
     from pyinfra.api.state import BaseStateCallback, State
-    from pyinfra_cli import cli
 
     assert hasattr(BaseStateCallback, "host_disconnect") and hasattr(State, "add_callback_handler")
     assert 'trigger_callbacks("host_disconnect", self)' in inspect.getsource(Host.disconnect)
     assert "host.disconnect" in inspect.getsource(disconnect_all)
-    main = inspect.getsource(cli.cli.callback)
+    # pyinfra_cli monkey-patches whoever imports it: read the CLI's main in a child process
+    main = run_python("""
+        import inspect, json
+        from pyinfra_cli import cli
+        print(json.dumps(inspect.getsource(cli.cli.callback)))
+    """)
     assert "finally:" in main and "disconnect_all(state)" in main.split("finally:")[1]
     assert "func(self, *args, **kwargs)" in inspect.getsource(State.trigger_callbacks)
 
