@@ -5,7 +5,8 @@ from ``xl list -l``), free memory, ZFS volumes, the guests' config files, disk
 files and install media, interfaces, and the autostart settings.
 
     from facts.guests import GuestsState
-    state = host.get_fact(GuestsState, names=("freebsd",), paths=("/vm/a.img",), media=("/iso/a.iso",))
+    state = host.get_fact(GuestsState, names=("freebsd",), paths=("/vm/a.img",), media=("/iso/a.iso",),
+                          zvols=("zroot/xen/freebsd-disk0",))
     state.domain("freebsd")
 """
 
@@ -121,6 +122,8 @@ class GuestsHost:
     # configs here that this project wrote (their first line is spec.xlcfg.MANAGED_MARKER)
     managed_configs: frozenset[str] = frozenset()
     xl_error: str = ""
+    # why `zfs list` failed ("" when it worked): then `volumes` says nothing about absence
+    zfs_error: str = ""
     init_shutdown_timeout: int | None = None  # kern.init_shutdown_timeout, when readable
 
     def __post_init__(self):
@@ -208,6 +211,8 @@ def parse_guests_sections(sections: dict[str, Section]) -> GuestsHost:
         live_configs=parse_xl_list_long_or_fail(text("xl_long")) if xl_ok else {},
         xen_info=parse_xl_info(text("xl_info")) if xl_ok else None,
         volumes=parse_zfs_volumes(text("zfs")),
+        zfs_error="" if "zfs" not in sections or sections["zfs"].ok else (
+            " ".join(sections["zfs"].text.split())[:200] or f"exit status {sections['zfs'].rc}"),
         interfaces=tuple(text("interfaces").split()),
         rc_conf=parse_rc_text(files[RC_CONF].text or "" if RC_CONF in files else ""),
         files=files,
@@ -237,13 +242,22 @@ class GuestsState(FactBase):
         state = host.get_fact(GuestsState, names=("web",), paths=(), media=())
     """
 
-    def command(self, names: tuple[str, ...] = (), paths: tuple[str, ...] = (), media: tuple[str, ...] = ()) -> str:
+    def command(self, names: tuple[str, ...] = (), paths: tuple[str, ...] = (), media: tuple[str, ...] = (),
+                zvols: tuple[str, ...] = ()) -> str:
+        # process() needs to know: a failed `zfs list` is fatal only when volumes matter here
+        self._zvols = tuple(zvols)
         return composite_command(guests_commands(tuple(names), tuple(paths), tuple(media)))
 
     def process(self, output: list[str]) -> GuestsHost:
         sections = split_sections(output)
         try:
-            return parse_guests_sections(sections)
+            state = parse_guests_sections(sections)
+            if state.zfs_error and getattr(self, "_zvols", ()):
+                raise ReadError(
+                    f"zfs list failed ({state.zfs_error}), so whether the guests' volumes "
+                    f"({', '.join(self._zvols[:3])}{', ...' if len(self._zvols) > 3 else ''}) exist cannot be told"
+                )
+            return state
         except ReadError:
             raise
         except (ValueError, KeyError, TypeError) as error:

@@ -37,21 +37,21 @@ def parse_zfs_volumes(text: str) -> dict[str, ZfsVolume]:
     """
     Parse ``zfs list -H -p -o name,volsize,volmode[,receive_resume_token] -t
     volume`` (tab separated, exact byte sizes; ``-`` for a value ZFS does not
-    know) into ``{name: ZfsVolume}``.
+    know) into ``{name: ZfsVolume}``. A line that is not that is an error
+    (ValueError): a volume the parser skipped would be taken for absent.
     """
 
     volumes: dict[str, ZfsVolume] = {}
     for line in text.splitlines():
         if not line.strip():
             continue
-        fields = line.split("\t")
-        if len(fields) not in (3, 4):
-            continue
-        name, volsize, volmode = (field.strip() for field in fields[:3])
-        token = fields[3].strip() if len(fields) == 4 else "-"
-        if not volsize.isdigit():
-            volsize = "0"
-        volumes[name] = ZfsVolume(name=name, volsize=int(volsize), volmode=volmode or "-", resume_token=token or "-")
+        fields = [field.strip() for field in line.split("\t")]
+        if len(fields) not in (3, 4) or not fields[0] or not (fields[1].isdigit() or fields[1] == "-"):
+            raise ValueError(f"unexpected zfs list line: {line[:200]!r}")
+        name, volsize, volmode = fields[:3]
+        token = fields[3] if len(fields) == 4 else "-"
+        volumes[name] = ZfsVolume(name=name, volsize=int(volsize) if volsize.isdigit() else 0,
+                                  volmode=volmode or "-", resume_token=token or "-")
     return volumes
 
 

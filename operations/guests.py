@@ -53,25 +53,30 @@ class GuestsRead:
     names: tuple[str, ...]
     paths: tuple[str, ...]
     media: tuple[str, ...]
+    zvols: tuple[str, ...] = ()
 
     @classmethod
     def for_guests(cls, guests: list[GuestSpec]) -> "GuestsRead":
-        paths, media = [], []
+        paths, media, zvols = [], [], []
         for guest in guests:
             for disk in guest.disks:
                 if disk.file:
                     paths.append(disk.file)
                 elif disk.device:
                     paths.append(disk.device)
+                elif disk.zvol:
+                    zvols.append(disk.zvol)
             if guest.cdrom is not None:
                 media.append(guest.cdrom.path)
-        return cls(tuple(g.name for g in guests), tuple(dict.fromkeys(paths)), tuple(dict.fromkeys(media)))
+        return cls(tuple(g.name for g in guests), tuple(dict.fromkeys(paths)), tuple(dict.fromkeys(media)),
+                   tuple(dict.fromkeys(zvols)))
 
 
 def guests_state(read: GuestsRead, on=None) -> GuestsHost:
     """The composite read of this host (or of Dom0 ``on``), cached until it changes."""
 
-    return read_state(on or host, GuestsState, names=read.names, paths=read.paths, media=read.media)
+    return read_state(on or host, GuestsState, names=read.names, paths=read.paths, media=read.media,
+                      zvols=read.zvols)
 
 
 # After ``xl destroy`` a domain is gone within moments; longer means something is stuck.

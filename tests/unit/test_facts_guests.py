@@ -74,3 +74,34 @@ def test_the_shell_tells_a_dangling_link_from_nothing(tmp_path):
     assert sections[f"sha256:{tmp_path}/none.iso"].rc == NO_SUCH_FILE
     assert sections[f"stat:{tmp_path}/dangling.img"].rc not in (0, NO_SUCH_FILE)
     assert sections[f"sha256:{tmp_path}/dir.iso"].rc not in (0, NO_SUCH_FILE)
+
+
+# ZFS volumes: a failed or garbled `zfs list` is not "no volumes" --------------------
+
+ZFS_LIST = "zroot/xen/web-disk0\t21474836480\tdev\t-\n"
+
+
+def guests_fact(zvols: tuple[str, ...]):
+    from facts.guests import GuestsState
+
+    fact = GuestsState()
+    fact.command(names=("web",), paths=(), media=(), zvols=zvols)
+    return fact
+
+
+def test_a_failed_zfs_list_stops_a_host_whose_guests_use_volumes():
+    output = base_sections(zfs=("internal error: failed to initialize ZFS library", 1))
+    with pytest.raises(ReadError, match=r"zfs list failed \(internal error.*zroot/xen/web-disk0"):
+        guests_fact(("zroot/xen/web-disk0",)).process(output)
+    # file-backed guests only: the volumes do not matter, the failure is kept for the report
+    state = guests_fact(()).process(output)
+    assert state.volumes == {} and state.zfs_error.startswith("internal error")
+
+
+def test_a_zfs_list_line_that_cannot_be_parsed_stops_the_host():
+    for garbled in ("zroot/xen/web-disk0 21474836480 dev\n", "zroot/xen/web-disk0\t20G\tdev\t-\n",
+                    "zroot/xen/web-disk0\n"):
+        with pytest.raises(ReadError, match="unexpected zfs list line"):
+            guests_fact(("zroot/xen/web-disk0",)).process(base_sections(zfs=(garbled, 0)))
+    state = guests_fact(("zroot/xen/web-disk0",)).process(base_sections(zfs=(ZFS_LIST, 0)))
+    assert state.volumes["zroot/xen/web-disk0"].volsize == 21474836480 and state.zfs_error == ""

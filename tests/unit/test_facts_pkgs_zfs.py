@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import pytest
+
 from facts.pkgs import XenPackages, parse_pkg_query
 from facts.zfs import ZfsVolume, ZfsVolumes, parse_zfs_volumes
 
@@ -56,9 +58,11 @@ def test_zfs_spaces_in_name_survive_tab_split():
     assert parse_zfs_volumes("tank/my disk\t1024\tdev\n")["tank/my disk"].volsize == 1024
 
 
-def test_zfs_no_volumes_or_error():
+def test_zfs_no_volumes_and_an_error_is_not_no_volumes():
     assert parse_zfs_volumes("") == {}
-    assert parse_zfs_volumes("internal error: failed to initialize ZFS library\n") == {}
+    # an answer that is not the table is never read as "no volumes" (the deploy would create them)
+    with pytest.raises(ValueError, match="unexpected zfs list line"):
+        parse_zfs_volumes("internal error: failed to initialize ZFS library\n")
 
 
 def test_zfs_fact():
