@@ -12,7 +12,7 @@ host before anything on it changes. Guests running here but declared nowhere
 are left alone and reported.
 """
 
-from operations import guests, migrate, snapshots, zfsmove
+from operations import guests, leftovers, migrate, snapshots, zfsmove
 from operations.plan import plan_guests
 from operations.steps import Step, run_steps
 from pyinfra import host, inventory, logger
@@ -21,7 +21,7 @@ from deploys.support import fleet_check, host_spec, stop_this_host
 
 spec = host_spec().guests
 declared = spec.xen_guests
-read = guests.GuestsRead.for_guests(declared)
+read = guests.GuestsRead.for_guests(declared, spec.xen_destroy_left_volumes)
 current = guests.guests_state(read)
 fleet = migrate.Fleet.from_inventory(inventory, fleet_check())
 plan = plan_guests(fleet, host.name, declared, current)
@@ -32,6 +32,11 @@ for guest_name, target in plan.moves:
     problems += migrate.move_problems(host, fleet.declared(target.name, guest_name), current, target)
 for guest_name, target, _running in plan.disk_moves:
     problems += zfsmove.move_problems(host, fleet.declared(target.name, guest_name), current, target)
+# volumes earlier moves left here, which the host data says to destroy
+left = leftovers.left_volumes(host, spec.xen_destroy_left_volumes, current, fleet, frozenset(
+    volume for guest_name, target, _running in plan.disk_moves
+    for volume in zfsmove.zvols(fleet.declared(target.name, guest_name))))
+problems += [verdict.reason for verdict in left if verdict.action == leftovers.REFUSED]
 
 if problems:
     stop_this_host(problems, "guests pre-flight")
@@ -81,6 +86,8 @@ else:
                 arriving_from=source,
             ),
         ]
+    if left:
+        steps.append(Step(leftovers.destroy_left_volumes, "Volumes left here by moves", verdicts=left))
     steps.append(Step(
         guests.autostart,
         "Guests autostart at boot",

@@ -19,6 +19,7 @@ import dataclasses
 import hashlib
 import posixpath
 import shlex
+from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
 
@@ -56,7 +57,9 @@ class GuestsRead:
     zvols: tuple[str, ...] = ()
 
     @classmethod
-    def for_guests(cls, guests: list[GuestSpec]) -> "GuestsRead":
+    def for_guests(cls, guests: list[GuestSpec], left_volumes: Iterable[str] = ()) -> "GuestsRead":
+        """The read for these guests, and for the volumes moves left here (``xen_destroy_left_volumes``)."""
+
         paths, media, zvols = [], [], []
         for guest in guests:
             for disk in guest.disks:
@@ -68,6 +71,7 @@ class GuestsRead:
                     zvols.append(disk.zvol)
             if guest.cdrom is not None:
                 media.append(guest.cdrom.path)
+        zvols += left_volumes
         return cls(tuple(g.name for g in guests), tuple(dict.fromkeys(paths)), tuple(dict.fromkeys(media)),
                    tuple(dict.fromkeys(zvols)))
 

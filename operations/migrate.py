@@ -54,6 +54,8 @@ class Dom0:
     address: str | None  # how other Dom0s reach it; None: see address_problem
     ssh_command: str
     address_problem: str | None = None
+    # xen_destroy_left_volumes: read with its guests' volumes, so both deploys share one read
+    left_volumes: tuple[str, ...] = ()
 
     def read(self, arriving: GuestSpec | None = None):
         from .guests import GuestsRead
@@ -61,7 +63,7 @@ class Dom0:
         guests = list(self.guests)
         if arriving is not None and all(g.name != arriving.name for g in guests):
             guests.append(arriving)
-        return GuestsRead.for_guests(guests)
+        return GuestsRead.for_guests(guests, self.left_volumes)
 
     def state(self, arriving: GuestSpec | None = None) -> GuestsHost:
         """
@@ -119,6 +121,7 @@ class Fleet:
                 address_problem = None
             dom0s[other.name] = Dom0(
                 other.name, other, tuple(spec.guests.xen_guests), address, spec.guests.xen_migrate_ssh, address_problem,
+                tuple(spec.guests.xen_destroy_left_volumes),
             )
         return cls(dom0s)
 

@@ -464,8 +464,8 @@ class Mover:
             + (f"downtime {downtime:.1f}s" if running else "it was stopped"),
         )
         self.log(
-            f"its volumes here are kept with their last snapshot ({', '.join(volumes)}): destroy them "
-            f"with zfs destroy -r once the guest runs well on {self.target.name}",
+            f"its volumes here are kept with their last snapshot ({', '.join(volumes)}): once the guest runs well "
+            f"on {self.target.name}, list them in this Dom0's xen_destroy_left_volumes and the next run destroys them",
         )
 
 

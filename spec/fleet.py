@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .guest import GuestSpec
-from .names import devices_overlap
+from .names import check_dataset, devices_overlap
 from .schema import EXTRA_KEY_MODELS, InventoryError, describe_error, xen_keys
 from .transport import check_address, check_transport
 from .xlcfg import vif_macs
@@ -39,6 +39,18 @@ class GuestsHostSpec(BaseModel):
     # xl migrate's transport (-s): the command that reaches the target, e.g. "ssh -p 2222";
     # spec.transport builds what xl and the pre-flight probe run from it.
     xen_migrate_ssh: str = "ssh"
+    # ZFS volumes a replicated move left on this Dom0, to destroy (operations.leftovers)
+    xen_destroy_left_volumes: list[str] = Field(default_factory=list)
+
+    @field_validator("xen_destroy_left_volumes")
+    @classmethod
+    def _left_volumes(cls, value: list[str]) -> list[str]:
+        for volume in value:
+            check_dataset(volume)
+        twice = sorted({v for v in value if value.count(v) > 1})
+        if twice:
+            raise ValueError(f"{', '.join(twice)} is listed twice: list each volume once")
+        return value
 
     @field_validator("xen_migrate_address")
     @classmethod
@@ -78,11 +90,25 @@ def validate_guests(host_name: str, data: dict[str, Any]) -> GuestsHostSpec:
         spec = GuestsHostSpec(**keys)
     except ValidationError as error:
         raise InventoryError([describe_error(host_name, e, data, GuestsHostSpec) for e in error.errors()]) from None
-    problems = host_guest_problems(host_name, spec.xen_guests)
+    problems = host_guest_problems(host_name, spec.xen_guests) + left_volume_problems(host_name, spec)
     if problems:
         raise InventoryError(problems)
     return spec
 
+
+
+def left_volume_problems(host_name: str, spec: GuestsHostSpec) -> list[str]:
+    """A volume to destroy is not the disk of a guest declared on the same Dom0."""
+
+    problems = []
+    for g_index, guest in enumerate(spec.xen_guests):
+        for d_index, disk in enumerate(guest.disks):
+            if disk.zvol in spec.xen_destroy_left_volumes:
+                problems.append(
+                    f"{host_name}: xen_destroy_left_volumes lists {disk.zvol}, the disk of guest {guest.name} "
+                    f"declared here (xen_guests[{g_index}].disks[{d_index}].zvol): remove it from the list",
+                )
+    return problems
 
 
 def host_guest_problems(host_name: str, guests: list[GuestSpec]) -> list[str]:

@@ -284,3 +284,34 @@ def test_6_safety_snapshots_before_a_restart_and_absent_keeping_the_newest(fleet
     run = converged(fleet, {"xen1": [{**guest, "state": "absent", "destroy_disks": True}]})
     assert "safety snapshots of zroot/xen/safe-disk0 destroyed with the volumes" in run.output
     assert not [n for n in xen1.volumes() if n.startswith(vol)]
+
+
+def test_7_the_volumes_a_move_left_go_when_the_old_dom0s_host_data_lists_them(fleet):
+    from simhost import zfs
+
+    xen1, xen2 = fleet.hosts["xen1"], fleet.hosts["xen2"]
+    vol = "zroot/xen/left-disk0"
+    guest = handbook_guest("left", disks=[{"zvol": vol, "size": "1G", "sparse": True}])
+    converged(fleet, {"xen1": [guest]})
+    zfs.write_volume(xen1, vol, 4096, b"left data")
+    run = converged(fleet, {"xen2": [guest]})
+    assert "list them in this Dom0's xen_destroy_left_volumes" in run.output
+    assert vol in xen1.volumes() and list(where(fleet, "left")) == ["xen2"]
+    # refused, nothing destroyed: a volume no move of ours sent, and one that holds an admin's snapshot
+    assert xen1.run("zfs create -s -V 1G zroot/xen/admins-own && zfs snapshot "
+                    f"{vol}@before-upgrade").returncode == 0
+    run = deploy(fleet, {"xen2": [guest]}, {"xen1": {"xen_destroy_left_volumes": [vol, "zroot/xen/admins-own"]}})
+    assert run.returncode != 0
+    assert f"xen_destroy_left_volumes: {vol} is not destroyed: it has snapshots this project did not take " \
+           "(before-upgrade)" in run.output
+    assert "xen_destroy_left_volumes: zroot/xen/admins-own is not destroyed: no move of this project sent it" \
+        in run.output
+    assert vol in xen1.volumes() and "zroot/xen/admins-own" in xen1.volumes()
+    # the admin drops the snapshot: the left volume goes, with the move's snapshots; xen2's copy stays
+    assert xen1.run(f"zfs destroy {vol}@before-upgrade").returncode == 0
+    run = converged(fleet, {"xen2": [guest]}, {"xen1": {"xen_destroy_left_volumes": [vol]}})
+    assert f"volume {vol} left by a move destroyed (zfs destroy), with its snapshots: guest left on xen2 " \
+           "holds its last snapshot xenmove-" in run.output
+    assert not [n for n in xen1.volumes() if n.startswith(vol)]
+    assert zfs.read_volume(xen2, vol, 4096, 9) == b"left data" and list(where(fleet, "left")) == ["xen2"]
+    assert "zroot/xen/admins-own" in xen1.volumes()

@@ -94,6 +94,7 @@ VALID: dict[tuple, Any] = {
     ("xen_snapshot_keep",): 3,
     ("xen_migrate_address",): "xen1.example.org",
     ("xen_migrate_ssh",): "ssh -p 2222",
+    ("xen_destroy_left_volumes",): ["zroot/xen/old-disk0"],
     ("xen_guests",): [GUEST],
     ("xen_guests", 0, "name"): "web",
     ("xen_guests", 0, "memory"): 1024,
