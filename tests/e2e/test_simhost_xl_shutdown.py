@@ -292,6 +292,32 @@ def test_the_xl_daemon_logs_each_end_and_the_simulator_records_it(dom0, host):
     assert ends == [("logd", int(id1), "shutdown"), ("logd", int(id2), "destroy"), ("logd", int(id3), "poweroff")]
 
 
+def test_a_domain_is_cleaned_up_once_when_many_xl_commands_reap_it_at_once(dom0, host):
+    # Every xl command plays the xl daemons' part (reap): when a lingering domain's time
+    # is up, several of them racing must still destroy it once and log its end once.
+    import threading
+
+    cfg = new_guest(host, "race")
+    dom0.guest_behaviour("xen1", "race", shutdown_seconds=0.1, linger_seconds=0.6)
+    before = len(host.domain_ends())
+    sh(host, f"xl create {cfg}")
+    sh(host, "xl shutdown race")
+    deadline = time.monotonic() + 2
+
+    def reaper():
+        while time.monotonic() < deadline:
+            host.run("xl list")
+
+    threads = [threading.Thread(target=reaper) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    log = host.read("/var/log/xen/xl-race.log")
+    assert log.count("needs to be cleaned up") == 1 and log.count("Done. Exiting now") == 1, log
+    assert [e["how"] for e in host.domain_ends()[before:]] == ["shutdown"]
+
+
 def test_xl_create_without_var_log_xen_fails_but_the_domain_runs(dom0, host):
     cfg = new_guest(host, "nolog")
     host.run("mv /var/log/xen /var/log/xen.away")
