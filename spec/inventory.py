@@ -22,6 +22,8 @@ from pydantic import ValidationError
 from .fleet import GuestsHostSpec, fleet_problems_by_host, validate_guests
 from .guest import GuestSpec
 from .schema import Dom0Spec, InventoryError, validate_dom0
+from .versions import removed_xl_settings
+from .xlcfg import type_line
 
 
 @dataclass(frozen=True)
@@ -41,9 +43,35 @@ def validate_host(name: str, data: dict[str, Any]) -> HostSpec:
         guests = validate_guests(name, data)
     except InventoryError as error:
         problems.extend(error.problems)
+    if not problems:
+        problems = declared_xen_problems(name, dom0, guests)
     if problems:
         raise InventoryError(problems)
     return HostSpec(dom0, guests)
+
+
+def declared_xen_problems(name: str, dom0: Dom0Spec, guests: GuestsHostSpec) -> list[str]:
+    """
+    With ``xen_version`` declared, what its xl would refuse in a guest is found
+    before connecting (a guest type it cannot build, an xl.cfg setting it
+    removed); without it the guests pre-flight checks the Xen the host runs.
+    """
+
+    version = dom0.release.requested
+    if version is None:
+        return []
+    xen = tuple(int(part) for part in version.split(".")[:2])
+    problems = []
+    for index, guest in enumerate(guests.xen_guests):
+        if guest.state == "absent":
+            continue
+        try:
+            type_line(guest, xen)
+        except ValueError as refused:
+            problems.append(f"{name}: xen_guests[{index}]: {refused} (xen_version is {version})")
+        for removed in removed_xl_settings(guest.extra, xen):
+            problems.append(f"{name}: xen_guests[{index}] ({guest.name}): extra {removed} (xen_version is {version})")
+    return problems
 
 
 @dataclass(frozen=True)

@@ -223,3 +223,25 @@ def test_type_errors_say_what_to_write(data, expected):
 def test_a_guest_part_of_the_wrong_type_is_described_without_internal_names_or_its_value():
     [problem] = guests_problems({"xen_guests": [{"name": "a", "memory": 1, "vnc": "hunter22"}]})
     assert problem == "xen1: xen_guests[0].vnc is not a mapping: write a mapping of its keys (see the README's host-data reference)"
+
+
+def test_a_declared_xen_version_refuses_what_its_xl_cannot_take_before_connecting():
+    from spec.inventory import check_fleet
+
+    def guest(name, **changes):
+        return {"name": name, "memory": 512, **changes}
+
+    bridge = {"xen_bridge_members": ["em0"]}
+    trad = {"extra": {"device_model_version": "qemu-xen-traditional"}}
+    problems = check_fleet([
+        ("new", {**bridge, "xen_version": "4.21", "xen_guests": [guest("a", **trad)]}),
+        ("old", {**bridge, "xen_version": "4.7", "xen_guests": [guest("b", type="pvh"), guest("c", type="hvm")]}),
+        ("any", {**bridge, "xen_guests": [guest("d", type="pvh", **trad)]}),   # the pre-flight checks the running Xen
+        ("idle", {**bridge, "xen_version": "4.21", "xen_guests": [guest("e", state="absent", **trad)]}),
+    ]).problems
+    assert list(problems) == ["new", "old"]
+    [new] = problems["new"]
+    assert new.startswith("new: xen_guests[0] (a): extra device_model_version = 'qemu-xen-traditional': Xen 4.21 "
+                          "removed qemu-xen-traditional") and new.endswith("(xen_version is 4.21)")
+    [old] = problems["old"]
+    assert old.startswith("old: xen_guests[0]: guest b: type 'pvh' needs Xen 4.10 or later")
