@@ -288,6 +288,12 @@ def move_problems(source_host, guest: GuestSpec, source: GuestsHost, target: Dom
     return problems
 
 
+def migrate_command(guest_name: str, ssh_command: str, address: str):
+    """``xl migrate -s TRANSPORT NAME ADDRESS``: the transport is one argument, as xl hands it to sh."""
+
+    return argv("xl", "migrate", "-s", migrate_transport(ssh_command), guest_name, address)
+
+
 @operation(is_idempotent=False)
 @changes_host
 def live_migrate(guest_name: str, target: Dom0):
@@ -305,7 +311,7 @@ def live_migrate(guest_name: str, target: Dom0):
         f"guest {guest_name}: live-migrated to {target.name} (xl migrate over '{target.ssh_command}'); "
         f"{config_path(guest_name)} removed here, its config and autostart entry follow on {target.name}",
     )
-    yield argv("xl", "migrate", "-s", migrate_transport(target.ssh_command), guest_name, target.address)
+    yield migrate_command(guest_name, target.ssh_command, target.address)
     # The target has a new guest now: its next read must not come from the cache.
     yield forget_afterwards(target.host)
     yield argv("rm", "-f", config_path(guest_name))

@@ -13,10 +13,9 @@ import shlex
 import socket
 import time
 from dataclasses import asdict, dataclass, field
-from types import SimpleNamespace
 
 from facts.xl import parse_xl_list
-from operations.migrate import live_migrate, ssh_probe_command
+from operations.migrate import migrate_command, ssh_probe_command
 from spec.transport import migrate_transport
 from spec.xlcfg import config_path, render_xl_cfg
 
@@ -46,12 +45,9 @@ class MigrationStep:
 
 
 def operation_command(guest_name: str, ssh_command: str, address: str) -> str:
-    """The first command operations.migrate.live_migrate yields (the xl migrate), as the shell gets it."""
+    """The xl migrate that operations.migrate.live_migrate runs, as the shell gets it."""
 
-    generator = live_migrate._inner.__wrapped__(
-        guest_name, SimpleNamespace(ssh_command=ssh_command, address=address, host=None),
-    )
-    return next(generator).get_raw_value()
+    return migrate_command(guest_name, ssh_command, address).get_raw_value()
 
 
 def listing(target) -> list[dict]:

@@ -61,3 +61,17 @@ def test_a_missing_package_names_the_command_that_installs_it(monkeypatch):
     with pytest.raises(image.MissingPrerequisite) as error:
         image.package_versions()
     assert "no-such-package-realxen" in str(error.value) and "./run realxen" in str(error.value)
+
+
+def test_the_harness_builds_the_migration_as_the_product_does():
+    # run on every ./run tests: the real-Xen run is not in every CI run, and a harness that
+    # cannot build its commands would only show there
+    import inspect
+
+    from operations.migrate import live_migrate
+    from tests.realxen.migration import operation_command
+
+    harness = operation_command("mover", "ssh -p 2222", "xen2")
+    assert harness == "xl migrate -s 'ssh -p 2222 -o BatchMode=yes -o ConnectTimeout=10' mover xen2"
+    assert "yield migrate_command(guest_name, target.ssh_command, target.address)" in inspect.getsource(
+        live_migrate._inner.__wrapped__)
