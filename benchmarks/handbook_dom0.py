@@ -40,6 +40,10 @@ about it (so that it runs green twice):
   later would NOT reboot (the loader.conf step always reports "changed", so it
   cannot be part of the condition without rebooting on every run).
 * ``xl list`` runs on every run (it is the check).
+* A fresh FreeBSD has no pkg, only the bootstrapper, which without a tty does
+  nothing unless ``ASSUME_ALWAYS_YES`` is set (``pkg install -y`` is not enough):
+  ``env ASSUME_ALWAYS_YES=yes pkg bootstrap`` first, on every run (it says
+  "already bootstrapped" afterwards, but pyinfra counts the command as a change).
 """
 
 from pyinfra.operations import files, server
@@ -49,6 +53,8 @@ from pyinfra.operations.util import any_changed
 XEN_KERNEL = "/boot/xen"
 XEN_CMDLINE = "dom0_mem=8192M dom0_max_vcpus=4 dom0=pvh console=com1,vga com1=115200,8n1 guest_loglvl=all loglvl=all"
 BRIDGE_MEMBER = "em0"
+
+server.shell(name="pkg bootstrap", commands=["env ASSUME_ALWAYS_YES=yes pkg bootstrap"])
 
 packages = [pkg.install(name=f"pkg install {p}", package=p) for p in ("xen-kernel", "xen-tools")]
 

@@ -23,7 +23,7 @@ from .hardware import (
     parse_acpidump_tables,
     parse_dmesg_virtualisation,
 )
-from .pkgs import PKG_QUERY_COMMAND, parse_pkg_query
+from .pkgs import PKG_NOT_BOOTSTRAPPED, PKG_READ_COMMAND, parse_pkg_query
 from .sections import ReadError, Section, composite_command, split_sections
 from .xl import XL_INFO_COMMAND, XL_LIST_COMMAND, XlDomain, parse_xl_info, parse_xl_list
 
@@ -72,7 +72,7 @@ def unless_under_xen(command: str) -> str:
 def dom0_commands() -> dict[str, str]:
     commands = {
         "sysctl": SYSCTL_SECTION,
-        "packages": PKG_QUERY_COMMAND,
+        "packages": PKG_READ_COMMAND,
         # Xen hides these from its Dom0, and pre-flight ignores them there: skip.
         "cpu": unless_under_xen(DMESG_CPU_COMMAND),
         "acpi": unless_under_xen(ACPI_TABLES_COMMAND),
@@ -136,6 +136,8 @@ class Dom0Host:
     domains: list[XlDomain] | None = None
     xen_info: dict[str, object] | None = None
     xl_error: str = ""
+    # pkg(8) itself is installed; a fresh FreeBSD has only the bootstrapper (facts/pkgs.py)
+    pkg_bootstrapped: bool = True
 
     @property
     def freebsd_major(self) -> int | None:
@@ -199,6 +201,17 @@ class Dom0Host:
         return [problem for read in self.files.values() if (problem := read.write_refusal())]
 
 
+def packages_text(section: Section | None) -> str:
+    """The installed packages' lines: none when pkg is not bootstrapped (the host said so); a
+    ``pkg query`` that failed otherwise stops the host (missing packages are installed)."""
+
+    if section is None or section.rc == PKG_NOT_BOOTSTRAPPED:
+        return ""
+    if not section.ok:
+        raise ReadError(f"pkg query failed: {' '.join(section.text.split())[:200] or section.rc}")
+    return section.text
+
+
 def parse_dom0_sections(sections: dict[str, Section]) -> Dom0Host:
     def text(name: str) -> str:
         section = sections.get(name)
@@ -222,9 +235,10 @@ def parse_dom0_sections(sections: dict[str, Section]) -> Dom0Host:
         sysctl=sysctl,
         packages={
             name: version
-            for name, version in parse_pkg_query(text("packages")).items()
+            for name, version in parse_pkg_query(packages_text(sections.get("packages"))).items()
             if name.startswith("xen-")
         },
+        pkg_bootstrapped=not (sections.get("packages") and sections["packages"].rc == PKG_NOT_BOOTSTRAPPED),
         cpu=parse_dmesg_virtualisation(text("cpu")),
         acpi_tables=parse_acpidump_tables(text("acpi")),
         interfaces=tuple(text("interfaces").split()),

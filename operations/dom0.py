@@ -142,8 +142,8 @@ def preflight_problems(dom0: Dom0Host, spec: Dom0Spec) -> list[str]:
 @plans_first
 def packages(spec: Dom0Spec):
     """
-    Install the Xen kernel and tools packages for ``xen_version`` with pkg(8).
-    A FreeBSD past its end of life (13 since 2026-04-30) is said, every run.
+    Install the Xen kernel and tools packages for ``xen_version`` with pkg(8),
+    bootstrapping pkg first on a fresh FreeBSD. A FreeBSD past its end of life (13 since 2026-04-30) is said, every run.
 
     .. code:: python
 
@@ -159,8 +159,18 @@ def packages(spec: Dom0Spec):
         installed = ", ".join(f"{n}-{dom0.packages[n]}" for n in spec.release.packages)
         noop(f"Xen packages are installed: {installed}")
         return
+    if not dom0.pkg_bootstrapped:
+        # pkg install's own -y does not answer the bootstrapper's question (pkg.c main())
+        plan("packages: bootstrap pkg first (a fresh FreeBSD has only /usr/sbin/pkg, which installs it)")
+        yield bootstrap_command()
     plan(f"packages: install {' '.join(missing)} (pkg install)")
     yield argv("pkg", "install", "-y", *missing)
+
+
+def bootstrap_command():
+    """pkg(7)'s non-interactive bootstrap: ASSUME_ALWAYS_YES is what it reads without a tty."""
+
+    return argv("env", "ASSUME_ALWAYS_YES=yes", "pkg", "bootstrap")
 
 
 @operation()

@@ -33,7 +33,10 @@ TOOLS = {
     "hostname": "/bin/hostname",
     "sysctl": "/sbin/sysctl",
     "sysrc": "/usr/sbin/sysrc",
-    "pkg": "/usr/sbin/pkg",
+    # /usr/sbin/pkg is pkg(7), the bootstrapper; pkg itself is installed by the first
+    # bootstrap (from /.sim/pkg/pkg-static) at /usr/local/sbin/pkg
+    "pkg-bootstrap": "/usr/sbin/pkg",
+    "pkg": "/.sim/pkg/pkg-static",
     "cap_mkdb": "/usr/bin/cap_mkdb",
     "service": "/usr/sbin/service",
     "kldstat": "/sbin/kldstat",
@@ -278,6 +281,12 @@ class SimHost:
         self.path("/root/.ssh").mkdir(parents=True, exist_ok=True)
         os.chmod(self.path("/root/.ssh"), 0o700)
 
+    def bootstrap_pkg(self) -> None:
+        """What an admin does once on a fresh FreeBSD: ``env ASSUME_ALWAYS_YES=yes pkg bootstrap``."""
+        res = self.run("env ASSUME_ALWAYS_YES=yes pkg bootstrap")
+        if res.returncode != 0:
+            raise RuntimeError(f"{self.name}: pkg bootstrap failed: {res.stderr}")
+
     def _make_devices(self) -> None:
         for name, minor in (("null", 3), ("zero", 5), ("random", 8), ("urandom", 9)):
             os.mknod(self.path(f"dev/{name}"), 0o666 | stat.S_IFCHR, os.makedev(1, minor))
@@ -286,6 +295,7 @@ class SimHost:
     def _install_tools(self) -> None:
         for tool, dest in TOOLS.items():
             target = self.path(dest)
+            target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(HERE / "tools" / tool, target)
             os.chmod(target, 0o555)
         for lib in ("common.sh", "boot", "rc", "shutdown", "rc.shutdown", "rcorder", "xlcfg.awk"):

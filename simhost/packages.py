@@ -9,6 +9,8 @@ Payloads are written under /.sim/pkg/payload/NAME/ and copied to / by `pkg insta
 
 from __future__ import annotations
 
+import shutil
+
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -296,10 +298,16 @@ def write_repository(root: Path, v: Variant) -> None:
             dest.write_text(content)
             dest.chmod(mode)
     (base / "repo").write_text("\n".join(lines) + "\n")
-    # pkg itself is installed (bootstrapped) on every host.
-    inst = base / "installed" / "pkg"
-    inst.mkdir(parents=True, exist_ok=True)
-    (inst / "version").write_text(release_info(v)["pkg"] + "\n")
-    (inst / "origin").write_text("ports-mgmt/pkg\n")
-    (inst / "comment").write_text("Package manager\n")
-    (inst / "files").write_text("")
+    (base / "installed").mkdir(parents=True, exist_ok=True)
+    # pkg itself is not installed on a fresh FreeBSD: /usr/sbin/pkg bootstraps it on first
+    # use (simhost/tools/pkg-bootstrap). A variant with pkg_bootstrapped has it already.
+    if v.pkg_bootstrapped:
+        pkg = root / "usr" / "local" / "sbin" / "pkg"
+        shutil.copyfile(base / "pkg-static", pkg)
+        pkg.chmod(0o555)
+        inst = base / "installed" / "pkg"
+        inst.mkdir(parents=True, exist_ok=True)
+        (inst / "version").write_text(release_info(v)["pkg"] + "\n")
+        (inst / "origin").write_text("ports-mgmt/pkg\n")
+        (inst / "comment").write_text("Package manager\n")
+        (inst / "files").write_text("/usr/local/sbin/pkg\n")

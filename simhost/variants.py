@@ -29,6 +29,8 @@ class Variant:
     # The Xen of the ports' unversioned xen-kernel/xen-tools in this release's
     # package repository (FreeBSD 11 has only xen-kernel47/xen-tools47).
     xen_ports: str = "4.19"
+    # pkg(8) installed already; a fresh FreeBSD has only /usr/sbin/pkg, the bootstrapper
+    pkg_bootstrapped: bool = False
 
     @property
     def major(self) -> int:
@@ -65,7 +67,8 @@ VARIANTS: dict[str, Variant] = {
         _v("uefi13", freebsd="13.2-RELEASE", boot_method="UEFI"),
         _v("uefi14", boot_method="UEFI"),
         _v("ttys-without-xc0", ttys="freebsd11"),
-        _v("login-customised", login_conf_customised=True),
+        # a host its admin has used for a while: login.conf edited, pkg bootstrapped
+        _v("login-customised", login_conf_customised=True, pkg_bootstrapped=True),
         _v("i386", arch="i386"),
     )
 }

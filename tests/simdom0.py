@@ -30,6 +30,7 @@ def sh(host, command: str, rc: int | None = 0, timeout: float = 60):
 def make_xen_dom0(host, packages: str = "xen-kernel xen-tools") -> None:
     """A Dom0 as deploys/dom0.py leaves it: Xen, xencommons, bridge0 on em0, wired memory (takes a reboot)."""
 
+    host.bootstrap_pkg()
     res = host.run(f"pkg install -y {packages}")
     assert res.returncode == 0, res.stderr
     host.write("/boot/loader.conf", host.read("/boot/loader.conf") + XEN_LOADER)

@@ -63,6 +63,7 @@ def pyinfra_cli(tmp_path: Path, inventory: Path, *args: str, timeout: int = 60) 
 
 def make_dom0(host, loader_conf: str = XEN_LOADER_CONF, packages: str = "xen-kernel xen-tools") -> None:
     """Configure a host the way the Handbook does (without SSH, for speed)."""
+    host.bootstrap_pkg()
     res = host.run(f"pkg install -y {packages}")
     assert res.returncode == 0, res.stderr
     host.write("/boot/loader.conf", host.read("/boot/loader.conf") + loader_conf)
@@ -145,6 +146,7 @@ def test_xl_fails_like_xl_without_xen(sim_fleet):
     fleet = sim_fleet(("xen1", "freebsd14"))
     sh = Shell(fleet, "xen1")
     assert sh.run("xl list")[0] == 127  # xen-tools not installed yet
+    fleet.hosts["xen1"].bootstrap_pkg()
     sh.ok("pkg install -y xen-kernel xen-tools")
     for sub in ("list", "info", "create /dev/null"):
         rc, out, err = sh.run(f"xl {sub}")
@@ -160,6 +162,7 @@ def test_reboot_into_xen_over_ssh(sim_fleet, tmp_path):
     fleet = sim_fleet(("xen1", "freebsd14"))
     host = fleet.hosts["xen1"]
     sh = Shell(fleet, "xen1")
+    host.bootstrap_pkg()
     sh.ok("pkg install -y xen-kernel xen-tools")
     assert host.exists("/boot/xen") and host.exists("/usr/local/etc/rc.d/xencommons")
     sftp = sh.client.open_sftp()
@@ -304,10 +307,35 @@ def test_cap_mkdb_refuses_a_broken_file(sim_fleet):
 
 # -- pkg --------------------------------------------------------------------------------------
 
+def test_a_fresh_freebsd_has_only_the_pkg_bootstrapper(sim_fleet):
+    # usr.sbin/pkg/pkg.c main(): without /usr/local/sbin/pkg, -N says so, and anything else
+    # bootstraps only with ASSUME_ALWAYS_YES (or a tty's "y"): pkg install's own -y is not read
+    fleet = sim_fleet(("xen1", "freebsd14"))
+    host = fleet.hosts["xen1"]
+    res = host.run("pkg -N")
+    assert (res.returncode, res.stdout, res.stderr) == (1, "", "pkg: pkg is not installed\n")
+    res = host.run("pkg install -y xen-kernel </dev/null")
+    assert res.returncode == 1 and res.stderr == (
+        "The package management tool is not yet installed on your system.\n"
+        "Please set ASSUME_ALWAYS_YES=yes environment variable to be able to bootstrap in non-interactive "
+        "(stdin not being a tty)\n")
+    assert not host.exists("/usr/local/sbin/pkg") and not host.exists("/boot/xen")
+    res = host.run("env ASSUME_ALWAYS_YES=yes pkg bootstrap")
+    assert res.returncode == 0 and res.stdout.startswith(
+        "Bootstrapping pkg from pkg+https://pkg.FreeBSD.org/FreeBSD:14:amd64/quarterly, please wait...\n")
+    assert host.exists("/usr/local/sbin/pkg")
+    assert host.run("pkg bootstrap").stdout == "pkg already bootstrapped at /usr/local/sbin/pkg\n"
+    assert host.run("pkg -N").returncode == 0
+    assert host.run("pkg query '%n %o'").stdout == "pkg ports-mgmt/pkg\n"
+    assert host.run("pkg install -y xen-kernel").returncode == 0 and host.exists("/boot/xen")
+
+
 def test_pkg_repository_rules(sim_fleet):
     fleet = sim_fleet(("new", "freebsd14"), ("old", "freebsd11-xen47"), ("x86", "i386"))
     new, old, x86 = (fleet.hosts[n] for n in ("new", "old", "x86"))
     missing = "pkg: No packages available to install matching '{}' have been found in the repositories\n"
+    for host in (new, old, x86):
+        host.bootstrap_pkg()
 
     res = old.run("pkg install -y xen-kernel xen-tools")
     assert res.returncode == 1 and res.stderr == missing.format("xen-kernel") + missing.format("xen-tools")
@@ -402,7 +430,7 @@ def test_base_tools_behave_like_freebsd(sim_fleet):
     assert sh.ok("sysrc -n hostname; sysrc sshd_enable") == "xen1\nsshd_enable: YES\n"
     assert sh.run("sysrc -n xencommons_enable") == (1, "", "sysrc: unknown variable 'xencommons_enable'\n")
     assert sh.run("service nosuch start")[0] == 1
-    sh.ok("pkg install -y xen-tools")
+    sh.ok("env ASSUME_ALWAYS_YES=yes pkg install -y xen-tools")  # bootstraps pkg first
     assert sh.ok("service xencommons start") == \
         "Cannot 'start' xencommons. Set xencommons_enable to YES in /etc/rc.conf or use 'onestart' instead of 'start'.\n"
     rc, _, err = sh.run("service xencommons onestart")

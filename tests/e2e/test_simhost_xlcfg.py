@@ -48,6 +48,7 @@ def host():
     try:
         h = fleet.add("xen1", "freebsd14")
         fleet.start()
+        h.bootstrap_pkg()
         res = h.run("pkg install -y xen-kernel xen-tools")
         assert res.returncode == 0, res.stderr
         h.write("/boot/loader.conf", h.read("/boot/loader.conf")

@@ -112,6 +112,13 @@ def test_packages_installs_only_what_is_missing(monkeypatch):
     assert commands(dom0.packages, half, monkeypatch, spec=SPEC) == ["pkg install -y xen-tools"]
 
 
+def test_packages_bootstraps_pkg_on_a_fresh_freebsd(monkeypatch):
+    # pkg(7) without a tty bootstraps only with ASSUME_ALWAYS_YES: pkg install's -y is not read
+    fresh = fresh_host(pkg_bootstrapped=False)
+    assert commands(dom0.packages, fresh, monkeypatch, spec=SPEC) == [
+        "env ASSUME_ALWAYS_YES=yes pkg bootstrap", "pkg install -y xen-kernel xen-tools"]
+
+
 def test_wired_memory_uses_the_releases_sysctl_and_drops_the_old_name(monkeypatch):
     host = fresh_host(files={**fresh_host().files, SYSCTL_CONF: "# mine\nvm.max_wired=-1\nkern.ipc.somaxconn=1024\n"})
     got = commands(dom0.wired_memory, host, monkeypatch)

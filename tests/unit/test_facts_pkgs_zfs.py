@@ -25,8 +25,24 @@ def test_pkg_query():
     }
 
 
-def test_pkg_query_skips_noise():
-    assert parse_pkg_query("\npkg: No package(s) matching x\nxen-tools 4.18.0_1\n") == {"xen-tools": "4.18.0_1"}
+def test_pkg_query_refuses_what_is_not_the_list():
+    # blank lines are nothing; any other line that is not "name version" is an error, never skipped
+    assert parse_pkg_query("\nxen-tools 4.18.0_1\n\n") == {"xen-tools": "4.18.0_1"}
+    with pytest.raises(ValueError, match="unexpected pkg query line"):
+        parse_pkg_query("pkg: No package(s) matching x\nxen-tools 4.18.0_1\n")
+
+
+def test_the_dom0_read_tells_a_fresh_freebsd_without_pkg_from_a_failed_query():
+    from facts.dom0 import packages_text
+    from facts.pkgs import PKG_NOT_BOOTSTRAPPED, PKG_READ_COMMAND
+    from facts.sections import ReadError, Section
+
+    assert PKG_READ_COMMAND == ("if [ -x /usr/local/sbin/pkg ]; then pkg query '%n %v'; "
+                                f"else (exit {PKG_NOT_BOOTSTRAPPED}); fi")
+    assert packages_text(Section("", PKG_NOT_BOOTSTRAPPED)) == ""
+    assert packages_text(Section("xen-tools 4.18.0_1\n", 0)) == "xen-tools 4.18.0_1\n"
+    with pytest.raises(ReadError, match="pkg query failed: pkg: sqlite error"):
+        packages_text(Section("pkg: sqlite error while executing ...", 1))
 
 
 def test_xen_packages_fact():
