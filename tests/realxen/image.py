@@ -161,8 +161,12 @@ echo "REALXEN-GUEST-UP $(cat /proc/cmdline)"
 # What udev's rule does on a distribution (cpu "add" -> online=1), without
 # udev (this kernel has no uevent helper): Linux unregisters the vCPUs Xen
 # marks offline and registers them again when xl vcpu-set makes them
-# available; a vCPU whose sysfs directory appears is brought up.
-known=$(ls -d /sys/devices/system/cpu/cpu[0-9]*)
+# available; a vCPU whose sysfs directory appears is brought up. A vCPU that
+# xl vcpu-set made available while the kernel was still booting is there,
+# offline, before this loop starts: it counts as new too (only the online
+# ones are "known"), or it would never come up.
+known=$(for cpu in /sys/devices/system/cpu/cpu[0-9]*; do
+    [ "$(cat "$cpu/online" 2>/dev/null || echo 1)" = 1 ] && echo "$cpu"; done)
 while :; do
     for cpu in /sys/devices/system/cpu/cpu[0-9]*; do
         case " $(echo $known) " in *" $cpu "*) continue ;; esac

@@ -183,6 +183,9 @@ def run_scenario(target, s: Scenario | None = None) -> list[Step]:
     s.step("05-list-l-guest", xl_list_long_command(OBEDIENT.name), parse=long_shape, list_after=False)
     s.step("06-drift-after-create", xl_list_long_command(OBEDIENT.name), parse=drift_of(OBEDIENT), list_after=False)
     s.step("07-create-duplicate", create_command(OBEDIENT))
+    # The sets below are acted on by the guest's kernel and init: on a loaded machine the
+    # guest may still be booting, and its answer would depend on the machine's load.
+    target.wait_guest_up(OBEDIENT.name)
     s.step("08-mem-set-within", Drift(memory_mib=192).live_commands(OBEDIENT.name)[0], settle=5)
     s.step("09-mem-set-beyond", Drift(memory_mib=512).live_commands(OBEDIENT.name)[0], settle=5)
     s.step("10-vcpu-set-within", Drift(vcpus=2).live_commands(OBEDIENT.name)[0], settle=5)
