@@ -120,20 +120,26 @@ def decode_state(flags: str) -> frozenset[str]:
     return frozenset(state)
 
 
+# What libxl and libxc print on stderr (merged into the read) besides the table.
+XL_DIAGNOSTIC_PREFIXES = ("libxl: ", "xc: ", "xencall: ", "xenforeignmemory: ", "xengnttab: ", "xenevtchn: ")
+
+
 def parse_xl_list(text: str) -> list[XlDomain]:
     """
     Parse ``xl list`` (also ``xl list -Z``/``-v``/``xl claims``: extra columns are
-    ignored). The header may be tab or space separated; blank lines and lines
-    that are not domain rows (the header, stray warnings) are skipped.
+    ignored). The header may be tab or space separated; blank lines and libxl's
+    own diagnostics are skipped. Any other line is an error (ValueError): a
+    domain row the parser could not read would be taken for a domain that is
+    not there, and the guest started a second time.
     """
 
     domains = []
     for line in text.splitlines():
-        if not line.strip() or _HEADER.match(line):
+        if not line.strip() or _HEADER.match(line) or line.startswith(XL_DIAGNOSTIC_PREFIXES):
             continue
         match = _ROW.match(line.strip())
         if not match:
-            continue
+            raise ValueError(f"unexpected xl list line: {line[:200]!r}")
         flags = match.group("state")
         domains.append(
             XlDomain(

@@ -120,9 +120,19 @@ def test_dying_and_crashed_rows():
     assert gone.state == frozenset({"dying"})
 
 
-def test_blank_and_error_text_give_no_domains():
+def test_blank_gives_no_domains_and_anything_unreadable_is_an_error():
     assert parse_xl_list("") == []
-    assert parse_xl_list(fixture("xl_error.no_hypervisor.txt")) == []
+    # the reads parse xl list only when it succeeded; its failure text is not "no domains"
+    with pytest.raises(ValueError, match="unexpected xl list line: 'cannot init xl context'"):
+        parse_xl_list(fixture("xl_error.no_hypervisor.txt"))
+    header = "Name                                        ID   Mem VCPUs\tState\tTime(s)\n"
+    row = "web                                          3  1024     2     -b----      12.5\n"
+    # a row cut short (a name with a newline, a truncated answer) is not skipped
+    with pytest.raises(ValueError, match="unexpected xl list line: 'web   3  1024'"):
+        parse_xl_list(header + "web   3  1024\n")
+    # libxl's own diagnostics on stderr are not rows
+    warning = "libxl: warning: libxl_utils.c:123:libxl_something: a warning\n"
+    assert [d.name for d in parse_xl_list(header + warning + row)] == ["web"]
 
 
 def test_decode_state_rejects_wrong_width():
