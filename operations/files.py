@@ -51,6 +51,12 @@ def staging_path(path: str, nonce: str = RUN_NONCE) -> str:
     return posixpath.join(stage_dir(path, nonce), posixpath.basename(path))
 
 
+def staged_basis_path(path: str, nonce: str = RUN_NONCE) -> str:
+    """Where a secret file's basis waits for its install command (see install_command)."""
+
+    return staging_path(path, nonce) + ".basis"
+
+
 def legacy_staging_path(path: str) -> str:
     """Where earlier versions staged uploads (readable by others: removed on sight)."""
 
@@ -81,12 +87,16 @@ def prepare_stage_command(path: str, nonce: str = RUN_NONCE) -> str:
     )
 
 
-def install_command(path: str, mode: str, basis: str, backup: bool = True, nonce: str = RUN_NONCE) -> str:
+def install_command(path: str, mode: str, basis: str, backup: bool = True, nonce: str = RUN_NONCE,
+                    basis_staged: bool = False) -> str:
     """
     Move the staged copy of ``path`` into place, only if ``path`` still is what
     the write was based on (``basis``: a sha256, or ``"absent"``); otherwise
     exit non-zero with a message naming the file. Keeps ``<path>.orig`` (once)
     and ``<path>.bak`` unless ``backup`` is false (a file holding a secret).
+    With ``basis_staged`` the sha256 is not on the command line (where ps shows
+    it, and a short password in the file could be guessed from it offline): it
+    was uploaded next to the staged copy (``staged_basis_path``).
     """
 
     if basis != ABSENT and (len(basis) != 64 or any(char not in "0123456789abcdef" for char in basis)):
@@ -103,10 +113,13 @@ def install_command(path: str, mode: str, basis: str, backup: bool = True, nonce
     if basis == ABSENT:
         lines.append(f"if [ -e {target} ]; then refuse 'it did not exist when it was read, and now it does (run the deploy again)'; fi")
     else:
+        expected = f"\"$(cat {shlex.quote(staged_basis_path(path, nonce))})\"" if basis_staged else basis
         lines += [
             f"[ -f {target} ] || refuse 'it is gone, or no longer a regular file, since it was read (run the deploy again)'",
-            f"[ \"$(sha256 -q {target})\" = {basis} ] || refuse 'it changed since it was read (run the deploy again: it reads the file afresh)'",
+            f"[ \"$(sha256 -q {target})\" = {expected} ] || refuse 'it changed since it was read (run the deploy again: it reads the file afresh)'",
         ]
+        if basis_staged:
+            lines.append(f"rm -f {shlex.quote(staged_basis_path(path, nonce))}")
         if backup:
             for copy in (original_path(path), backup_path(path)):
                 quoted = shlex.quote(copy)
@@ -133,16 +146,21 @@ def install_command(path: str, mode: str, basis: str, backup: bool = True, nonce
     return "\n".join(lines)
 
 
-def atomic_write_commands(path: str, content: str, basis: str, mode: str = "644", backup: bool = True):
+def atomic_write_commands(path: str, content: str, basis: str, mode: str = "644", backup: bool = True,
+                          secret: bool = False):
     """
     Commands that replace ``path`` with ``content``, refused on the host unless
     ``path`` still matches ``basis`` (the sha256 read, or ``"absent"``). The
-    content travels over SFTP into a 0700 directory, never on a command line.
+    content travels over SFTP into a 0700 directory, never on a command line;
+    for a file holding a ``secret`` (no backups then) so does its basis.
     """
 
+    staged_basis = secret and basis != ABSENT
     yield StringCommand(prepare_stage_command(path))
     yield FileUploadCommand(BytesIO(encode_text(content)), staging_path(path))
-    yield StringCommand(install_command(path, mode, basis, backup))
+    if staged_basis:
+        yield FileUploadCommand(BytesIO(basis.encode()), staged_basis_path(path))
+    yield StringCommand(install_command(path, mode, basis, backup and not secret, basis_staged=staged_basis))
 
 
 def refusal(message: str) -> FunctionCommand:

@@ -394,7 +394,7 @@ def config(guest: GuestSpec, read: GuestsRead, arriving_from: str | None = None)
             diff(path, masked_config(path) if present else None, mask_secret_lines(new))
         # No .bak: a previous config may hold a VNC password, and it is regenerated anyway.
         # Based on the checksum read (the content is never read: it may hold a password).
-        yield from atomic_write_commands(path, new, basis=present or ABSENT, mode=mode, backup=False)
+        yield from atomic_write_commands(path, new, basis=present or ABSENT, mode=mode, secret=True)
 
     def written():
         current.config_sha256[path] = digest

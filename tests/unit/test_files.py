@@ -159,6 +159,34 @@ def test_a_secret_file_gets_no_copies_and_is_never_readable_by_others(tmp_path, 
     assert "new" not in install_command(str(target), "600", ABSENT, False, NONCE)
 
 
+def test_a_secret_files_basis_is_never_on_a_command_line(tmp_path, tools):
+    # A config's sha256 on argv (ps shows it to every user of the Dom0) would let a short
+    # VNC password be guessed offline: the basis travels like the content, over SFTP.
+    from operations.files import atomic_write_commands, staged_basis_path
+
+    target = tmp_path / "web.cfg"
+    old = b'vncpasswd = "old"\n'
+    target.write_bytes(old)
+    basis = digest(old)
+    commands = list(atomic_write_commands(str(target), 'vncpasswd = "new"\n', basis, mode="600", secret=True))
+    words = [c.get_raw_value() for c in commands if hasattr(c, "get_raw_value")]
+    assert words and not any(basis in w for w in words)
+    uploads = [c for c in commands if not hasattr(c, "get_raw_value")]
+    assert [u.dest for u in uploads] == [staging_path(str(target)), staged_basis_path(str(target))]
+    # on the host: the staged basis is what the install compares with, and it is removed after
+    for current, refused in ((old, False), (b'vncpasswd = "changed by someone"\n', True)):
+        target.write_bytes(current)
+        assert sh(prepare_stage_command(str(target), NONCE), tools).returncode == 0
+        Path(staging_path(str(target), NONCE)).write_bytes(b'vncpasswd = "new"\n')
+        Path(staged_basis_path(str(target), NONCE)).write_text(basis)
+        command = install_command(str(target), "600", basis, False, NONCE, basis_staged=True)
+        assert basis not in command
+        done = sh(command, tools)
+        assert (done.returncode != 0) == refused, done.stderr
+        assert target.read_bytes() == (current if refused else b'vncpasswd = "new"\n')
+        assert sorted(os.listdir(tmp_path)) == ["bin", "web.cfg"]   # no stage, no basis, no copies
+
+
 def test_leftovers_of_cut_runs_are_removed(tmp_path, tools):
     target = tmp_path / "web.cfg"
     old_stage = tmp_path / ".pyinfra-stage.0123456789abcdef"
