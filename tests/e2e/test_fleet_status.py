@@ -24,6 +24,7 @@ import pytest
 from benchmarks.__main__ import sshd_request_logging
 from benchmarks.sshdlog import LogCursor, count_requests
 from tests.e2e.deploy import PYINFRA, ROOT, pyinfra
+from tests.e2e.dom0s import cut_mid_migration
 
 pytestmark = [
     pytest.mark.e2e,
@@ -100,22 +101,10 @@ def status(fleet, *args) -> subprocess.CompletedProcess:
 
 def test_1_a_failed_migration_does_not_say_to_move_the_entry(fleet):
     # The transfer takes 4 s; xen2's sshd is cut meanwhile: xl resumes web on xen1.
-    fleet.set_migrate_seconds(4)
-    try:
-        deploy = subprocess.Popen(
-            [PYINFRA, "-y", str(fleet.inventory), "deploys/migrate.py", "--data", "migrate_guest=web",
-             "--data", "migrate_to=xen2"],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and "web--incoming" not in fleet.hosts["xen2"].sim_state()["domains"]:
-            time.sleep(0.1)
-        assert "web--incoming" in fleet.hosts["xen2"].sim_state()["domains"], "the migration never started"
-        fleet.cut_ssh("xen2")
-        output, _ = deploy.communicate(timeout=300)
-    finally:
-        fleet.set_migrate_seconds(0)
-    assert deploy.returncode != 0, output[-3000:]
+    cut = cut_mid_migration(fleet, fleet.inventory, "deploys/migrate.py", "--data", "migrate_guest=web",
+                            "--data", "migrate_to=xen2")
+    output = cut.output
+    assert cut.returncode != 0, output[-3000:]
     assert running_on(fleet) == ["xen1"], output[-3000:]
     assert MOVE_MESSAGE not in output, output[-3000:]
 

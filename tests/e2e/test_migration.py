@@ -7,15 +7,12 @@ declared twice) and an interrupted migration that converges on a rerun.
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import time
-import uuid
 
 import pytest
 
-from tests.e2e.deploy import PYINFRA, ROOT, Run, dry_run, plan_lines, pyinfra
+from tests.e2e.deploy import Run, dry_run, plan_lines, pyinfra
+from tests.e2e.dom0s import cut_mid_migration, dom0_fleet, live_macs, place, where
 
 pytestmark = [
     pytest.mark.e2e,
@@ -43,31 +40,7 @@ def shared_guest(name="web", **changes):
 
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory):
-    from simhost.fleet import Fleet
-
-    fleet = Fleet(f"/var/lib/freebsd-xen-sim/migrate-{uuid.uuid4().hex[:8]}")
-    for name in DOM0S:
-        fleet.add(name, "freebsd14")
-    fleet.share_storage("/shared")
-    fleet.start()
-    inventory = tmp_path_factory.mktemp("inventory") / "inventory.py"
-    fleet.write_inventory(inventory, DOM0S)
-    run = pyinfra(inventory, "deploys/dom0.py")
-    assert run.returncode == 0, run.output[-3000:]
-    fleet.inventory = inventory
-    yield fleet
-    fleet.stop()
-
-
-def place(fleet, placement: dict[str, list], extra: dict[str, dict] | None = None):
-    data = {name: {**DOM0S[name], **(extra or {}).get(name, {}), "xen_guests": placement.get(name, [])} for name in DOM0S}
-    fleet.write_inventory(fleet.inventory, data)
-    return fleet.inventory
-
-
-def where(fleet, guest="web") -> dict[str, dict]:
-    return {name: host.sim_state()["domains"][guest] for name, host in fleet.hosts.items()
-            if guest in host.sim_state()["domains"]}
+    yield from dom0_fleet("migrate", DOM0S, tmp_path_factory, shared="/shared")
 
 
 def converge(fleet, placement, extra=None, deploy="deploys/guests.py") -> Run:
@@ -78,11 +51,6 @@ def converge(fleet, placement, extra=None, deploy="deploys/guests.py") -> Run:
     assert second.changed_operations() == {}, second.output[-4000:]
     assert "awaits a restart" not in second.output, second.output[-4000:]
     return first
-
-
-def live_macs(host, guest="web") -> list[str]:
-    [domain] = json.loads(host.run(f"xl list -l {guest}").stdout)
-    return [nic["mac"] for nic in domain["config"]["nics"]]
 
 
 def test_1_moving_the_declaration_migrates_the_running_guest(fleet):
@@ -171,21 +139,10 @@ def test_5_a_guest_declared_on_two_dom0s_is_refused_before_connecting(fleet):
 
 def test_6_an_interrupted_migration_leaves_one_guest_and_a_rerun_converges(fleet):
     converge(fleet, {"xen3": [shared_guest()]})
-    fleet.set_migrate_seconds(4)
-    inventory = place(fleet, {"xen2": [shared_guest()]})
-    deploy = subprocess.Popen(
-        [PYINFRA, "-y", str(inventory), "deploys/guests.py"], cwd=ROOT, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True,
-    )
-    deadline = time.monotonic() + 60
-    # While the memory moves, the target builds "<name>--incoming" (xl's naming).
-    while time.monotonic() < deadline and "web--incoming" not in fleet.hosts["xen2"].sim_state()["domains"]:
-        time.sleep(0.1)
-    assert "web--incoming" in fleet.hosts["xen2"].sim_state()["domains"], "the migration never started"
-    fleet.cut_ssh("xen2")
-    output, _ = deploy.communicate(timeout=300)
-    fleet.set_migrate_seconds(0)
-    assert deploy.returncode != 0, output[-3000:]  # the cut really broke the migration
+    # While the memory moves, the target builds "web--incoming" (xl's naming): xen2's sshd is cut then.
+    cut = cut_mid_migration(fleet, place(fleet, {"xen2": [shared_guest()]}), "deploys/guests.py")
+    output = cut.output
+    assert cut.returncode != 0, output[-3000:]  # the cut really broke the migration
     running = [host for host, domain in where(fleet).items()]
     assert running == ["xen3"], (running, output[-3000:])  # xl resumed it at the sender
     assert not any("--" in name for host in fleet.hosts.values() for name in host.sim_state()["domains"])

@@ -9,15 +9,14 @@ leaves one running copy and the rerun resumes with the receive_resume_token.
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 import time
-import uuid
 
 import pytest
 
 from tests.e2e.deploy import pyinfra
+from tests.e2e.dom0s import dom0_fleet, live_macs, place, where
 
 pytestmark = [
     pytest.mark.e2e,
@@ -47,31 +46,7 @@ def handbook_guest(name="web", **changes):
 
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory):
-    from simhost.fleet import Fleet
-
-    fleet = Fleet(f"/var/lib/freebsd-xen-sim/zfsmove-{uuid.uuid4().hex[:8]}")
-    for name in DOM0S:
-        fleet.add(name, "freebsd14")
-    fleet.start()
-    inventory = tmp_path_factory.mktemp("inventory") / "inventory.py"
-    fleet.write_inventory(inventory, DOM0S)
-    run = pyinfra(inventory, "deploys/dom0.py")
-    assert run.returncode == 0, run.output[-3000:]
-    fleet.inventory = inventory
-    yield fleet
-    fleet.stop()
-
-
-def place(fleet, placement: dict[str, list], extra: dict[str, dict] | None = None):
-    data = {name: {**DOM0S[name], **(extra or {}).get(name, {}), "xen_guests": placement.get(name, [])}
-            for name in DOM0S}
-    fleet.write_inventory(fleet.inventory, data)
-    return fleet.inventory
-
-
-def where(fleet, guest="web") -> dict[str, dict]:
-    return {name: host.sim_state()["domains"][guest] for name, host in fleet.hosts.items()
-            if guest in host.sim_state()["domains"]}
+    yield from dom0_fleet("zfsmove", DOM0S, tmp_path_factory)
 
 
 def deploy(fleet, placement, extra=None, *args):
@@ -86,25 +61,20 @@ def converged(fleet, placement, extra=None):
     return first
 
 
-def macs(host, guest="web"):
-    [domain] = json.loads(host.run(f"xl list -l {guest}").stdout)
-    return [nic["mac"] for nic in domain["config"]["nics"]]
-
-
 def test_1_moving_the_declaration_moves_the_running_guest_with_its_bytes(fleet):
     from simhost import zfs
 
     xen1, xen2 = fleet.hosts["xen1"], fleet.hosts["xen2"]
     converged(fleet, {"xen1": [handbook_guest()]})
     before = where(fleet)["xen1"]
-    mac = macs(xen1)
+    mac = live_macs(xen1)
     zfs.write_volume(xen1, VOL, FAR, b"handbook guest data " * 100)
     zfs.write_volume(xen1, VOL, 0, b"MBR!")
     run = converged(fleet, {"xen2": [handbook_guest()]})
     assert "guest web moves from xen1 to xen2 with its disks" in run.output
     assert list(where(fleet)) == ["xen2"]
     assert where(fleet)["xen2"]["uuid"] == before["uuid"]
-    assert macs(xen2) == mac
+    assert live_macs(xen2) == mac
     assert zfs.read_volume(xen2, VOL, FAR, 2000) == b"handbook guest data " * 100
     assert zfs.read_volume(xen2, VOL, 0, 4) == b"MBR!"
     volume = xen2.volumes()[VOL]
