@@ -33,12 +33,14 @@ class ZfsVolume:
         return f"/dev/zvol/{self.name}"
 
 
-def parse_zfs_volumes(text: str) -> dict[str, ZfsVolume]:
+def parse_zfs_volumes(text: str, with_token: bool = False) -> dict[str, ZfsVolume]:
     """
     Parse ``zfs list -H -p -o name,volsize,volmode[,receive_resume_token] -t
     volume`` (tab separated, exact byte sizes; ``-`` for a value ZFS does not
     know) into ``{name: ZfsVolume}``. A line that is not that is an error
     (ValueError): a volume the parser skipped would be taken for absent.
+    ``with_token``: the token column was asked for, so a line without it is
+    an error too (an interrupted receive must never read as complete).
     """
 
     volumes: dict[str, ZfsVolume] = {}
@@ -46,7 +48,7 @@ def parse_zfs_volumes(text: str) -> dict[str, ZfsVolume]:
         if not line.strip():
             continue
         fields = [field.strip() for field in line.split("\t")]
-        if len(fields) not in (3, 4) or not fields[0] or not (fields[1].isdigit() or fields[1] == "-"):
+        if len(fields) not in ((4,) if with_token else (3, 4)) or not fields[0] or not (fields[1].isdigit() or fields[1] == "-"):
             raise ValueError(f"unexpected zfs list line: {line[:200]!r}")
         name, volsize, volmode = fields[:3]
         token = fields[3] if len(fields) == 4 else "-"

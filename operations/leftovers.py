@@ -81,13 +81,12 @@ def users_here(volume: str, here: GuestsHost) -> list[str]:
 
 def left_volume_verdict(
     volume: str,
-    here_name: str,
     here: GuestsHost,
     here_snapshots: list[ZfsSnapshot],
     holders: list[Holder],
     moving_now: bool,
 ) -> LeftVolume:
-    """Whether a volume listed in ``xen_destroy_left_volumes`` on ``here_name`` is destroyed, and why (not)."""
+    """Whether a volume listed in ``xen_destroy_left_volumes`` on this Dom0 (read: ``here``) is destroyed, and why (not)."""
 
     def refused(why: str) -> LeftVolume:
         return LeftVolume(volume, REFUSED, f"xen_destroy_left_volumes: {volume} is not destroyed: {why}")
@@ -143,7 +142,7 @@ def left_volumes(on_host, volumes: list[str], here: GuestsHost, fleet, moving: f
     verdicts = []
     for volume in volumes:
         if volume not in here.volumes or volume in moving:
-            verdicts.append(left_volume_verdict(volume, on_host.name, here, [], [], volume in moving))
+            verdicts.append(left_volume_verdict(volume, here, [], [], volume in moving))
             continue
         try:
             here_snapshots = read_snapshots(on_host, volume)
@@ -160,7 +159,7 @@ def left_volumes(on_host, volumes: list[str], here: GuestsHost, fleet, moving: f
         except ValueError as error:
             verdicts.append(LeftVolume(volume, REFUSED, f"xen_destroy_left_volumes: {volume}: {error}"))
             continue
-        verdicts.append(left_volume_verdict(volume, on_host.name, here, here_snapshots, holders, False))
+        verdicts.append(left_volume_verdict(volume, here, here_snapshots, holders, False))
     return verdicts
 
 

@@ -41,7 +41,9 @@ from pyinfra import host, logger
 from pyinfra.api import FunctionCommand, StringCommand, operation
 
 from facts.guests import GuestsHost, config_path
-from facts.zfs import ZFS_SNAPSHOTS_FIELDS, ZfsSnapshot, ZfsVolume, parse_zfs_snapshots
+from facts.zfs import (
+    ZFS_SNAPSHOTS_FIELDS, ZFS_VOLUMES_COMMAND, ZfsSnapshot, ZfsVolume, parse_zfs_snapshots, parse_zfs_volumes,
+)
 from spec.guest import GuestSpec
 from spec.xlcfg import config_mode
 from spec.transport import check_address, migrate_transport
@@ -341,16 +343,18 @@ class Mover:
         return _run(self.source, remote(self.transport, self.target.address, *words))
 
     def target_volume(self, volume: str) -> ZfsVolume | None:
-        ok, out, err = self.on_target("zfs", "list", "-H", "-p", "-o", "name,volsize,volmode,receive_resume_token",
-                                      "-t", "volume", volume)
+        ok, out, err = self.on_target(*ZFS_VOLUMES_COMMAND.split(), volume)
         if not ok:
             if "dataset does not exist" in err:
                 return None
             raise MoveFailed(f"cannot read {volume} on {self.target.name}: {(err or out).strip()[:300]}")
-        fields = out.strip().split("\t")
-        if len(fields) != 4:
+        try:
+            theirs = parse_zfs_volumes(out, with_token=True).get(volume)
+        except ValueError as error:
+            raise MoveFailed(f"cannot read {volume} on {self.target.name}: {error}") from None
+        if theirs is None:
             raise MoveFailed(f"cannot read {volume} on {self.target.name}: {out.strip()[:300]!r}")
-        return ZfsVolume(fields[0], int(fields[1]) if fields[1].isdigit() else 0, fields[2], fields[3])
+        return theirs
 
     def target_snapshots(self, volume: str) -> list[ZfsSnapshot]:
         ok, out, err = self.on_target("zfs", "list", "-H", "-p", "-t", "snapshot", "-o", ZFS_SNAPSHOTS_FIELDS, volume)

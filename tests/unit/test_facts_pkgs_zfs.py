@@ -79,6 +79,10 @@ def test_zfs_no_volumes_and_an_error_is_not_no_volumes():
     # an answer that is not the table is never read as "no volumes" (the deploy would create them)
     with pytest.raises(ValueError, match="unexpected zfs list line"):
         parse_zfs_volumes("internal error: failed to initialize ZFS library\n")
+    # where the token column was asked for, a line without it is not a complete volume
+    assert parse_zfs_volumes("zroot/xen/a\t1073741824\tdev\t-\n", with_token=True)["zroot/xen/a"].complete
+    with pytest.raises(ValueError, match="unexpected zfs list line"):
+        parse_zfs_volumes("zroot/xen/a\t1073741824\tdev\n", with_token=True)
 
 
 def test_zfs_fact():

@@ -30,7 +30,7 @@ def holder(snapshots=(R1, FINAL), volumes=(VOL,), token="-") -> Holder:
 
 
 def verdict(here=None, snapshots=(SAFE, R1, FINAL), holders=None, moving=False):
-    return left_volume_verdict(VOL, "xen1", here or dom0(), list(snapshots),
+    return left_volume_verdict(VOL, here or dom0(), list(snapshots),
                                [holder()] if holders is None else holders, moving)
 
 
