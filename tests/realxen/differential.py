@@ -32,12 +32,17 @@ EXPLAINED = Path(__file__).with_name("explained.json")
 UUID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b")
 SOURCE_POSITION = re.compile(r"\b([a-z_]+\.c):\d+:")
 DOMID_WORDS = re.compile(r"\b(Domain|domain|domid|Domid|dom)( ?)(\d+)\b")
-# A row of xl list: its ID and Time(s) columns.
-LIST_ROW = re.compile(r"^(\S.*?)\s+\d+(\s+\d+\s+\d+\s+[-a-z]{6})\s+\d+\.\d$", re.MULTILINE)
+# A row of xl list: its ID, its State's first two letters and its Time(s).
+# r (running on a CPU now) and b (blocked, waiting for an event) are where the
+# scheduler found the guest at the instant xl asked, not anything xl did: a
+# guest just resumed after a cut migration was caught 'r' on the real Xen and
+# '-b' on simhost. The other letters (paused, shutdown, crashed, dying) are
+# xl's doing and stay, as normalise_domains keeps them.
+LIST_ROW = re.compile(r"^(\S.*?)\s+\d+(\s+\d+\s+\d+\s+)[-r][-b]([-a-z]{4})\s+\d+\.\d$", re.MULTILINE)
 
 
 def normalise_text(text: str) -> str:
-    text = LIST_ROW.sub(r"\1 <id>\2 <time>", text)
+    text = LIST_ROW.sub(r"\1 <id>\2~~\3 <time>", text)
     text = UUID.sub("<uuid>", text)
     text = SOURCE_POSITION.sub(r"\1:<line>:", text)
     text = DOMID_WORDS.sub(r"\1\2<domid>", text)

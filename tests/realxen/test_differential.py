@@ -23,11 +23,21 @@ def test_only_domids_uuids_times_and_source_lines_are_normalised():
     assert normalise_text(text) == (
         "libxl: error: libxl_create.c:<line>:initiate_domain_create: Domain <domid>:cannot make domain: -6\n"
         "uuid <uuid>\n"
-        "rxguest <id>   192     2     -b---- <time>\n"
+        "rxguest <id>   192     2     ~~---- <time>\n"
     )
-    # Memory, vCPUs, state letters and words are left alone.
+    # Memory, vCPUs, the state letters xl sets and words are left alone.
     assert normalise_text("rxguest   3   192     2     --ps--      1.0") != normalise_text(
         "rxguest   3   128     2     --ps--      1.0")
+    assert normalise_text("rxguest   3   192     2     -b----      1.0") != normalise_text(
+        "rxguest   3   192     2     --p---      1.0")
+
+
+def test_running_or_blocked_is_the_schedulers_instant_not_a_difference():
+    # m07 on a real Xen: the guest just resumed after the cut was on a CPU when xl looked
+    caught_running = "rxmove                                       4   128     1     r-----       3.1\n"
+    caught_blocked = "rxmove                                       2   128     1     -b----       0.9\n"
+    assert normalise_text(caught_running) == normalise_text(caught_blocked)
+    assert normalise_text(caught_running) != normalise_text(caught_running.replace("r-----", "r---d-"))
 
 
 def test_a_different_exit_status_is_an_unexplained_difference():
