@@ -80,6 +80,10 @@ def migrate_watching(source, target, step_id: str, command: str, cut_when_incomi
         if source.run("kill -0 $(cat /tmp/m.pid) 2>/dev/null").rc != 0:
             break
         time.sleep(0.5)
+    # One listing after the end: the last one in the loop may predate the target's
+    # rename, and then the name the guest ends with would be missing from one side only.
+    for side, host in (("source", source), ("target", target)):
+        seen[side].update(d["name"] for d in listing(host))
     res = source.run("cat /tmp/m.out; cat /tmp/m.err >&2")
     rc_res = source.run("cat /tmp/m.rc 2>/dev/null")
     rc = int(rc_res.stdout.strip()) if rc_res.stdout.strip().isdigit() else -1
