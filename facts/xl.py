@@ -43,6 +43,12 @@ def xl_list_long_command(domain: str | None = None) -> str:
         f'printf "%s\\n" "$json" | sed -E {shlex.quote(REDACT_PASSWORDS)}; (exit $rc)'
     )
 
+# The name xl lists for a domain that has none in xenstore (list_domains prints
+# libxl_domid_to_name's NULL with %s, which FreeBSD's and glibc's printf show so):
+# a domain libxl is destroying after removing /local/domain/N (the real Xen 4.17
+# showed one right after `xl migrate` returned), or a zombie that stays.
+NAMELESS = "(null)"
+
 # The six positional flags of the State column, in order (xl(1), "STATES").
 STATE_FLAGS = ("running", "blocked", "paused", "shutdown", "crashed", "dying")
 

@@ -39,6 +39,7 @@ from facts.files import SYMLINK
 from facts.logincap import set_login_capability
 from facts.rcfile import parse_rc_text
 from facts.ttys import ensure_tty
+from facts.xl import NAMELESS
 from spec.schema import Dom0Spec
 from spec.versions import end_of_life_note
 
@@ -573,7 +574,8 @@ def reboot_guests_plan(
     no guest comes back; without ``script_installed`` none is shut down either.
     """
 
-    guests = tuple(name for name in running if name != "Domain-0")
+    # A nameless domain is being destroyed (or a zombie that only the reboot clears): no guest to stop.
+    guests = tuple(name for name in running if name not in ("Domain-0", NAMELESS))
     enabled = _rc_yes(rc_conf.get("xendomains_enable", ""))
     listed = rc_conf.get("xendomains_list", "").split() if enabled and script_current else []
     come_back = tuple(name for name in listed if name in guests)

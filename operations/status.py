@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from facts.guests import GuestsHost
 from facts.status import StatusHost, Unreadable
-from facts.xl import XlDomain
+from facts.xl import NAMELESS, XlDomain
 from spec.guest import GuestSpec
 
 from .drift import guest_drift
@@ -171,12 +171,15 @@ def fleet_status(
     blind = [name for name in declared
              if not isinstance(reads.get(name), StatusHost) or not reads[name].guests.xl_works]
     found: dict[str, list[Place]] = {}
+    nameless = []
     for name in declared:
         read = reads.get(name)
         if not isinstance(read, StatusHost) or not read.guests.xl_works:
             continue
         for domain in read.guests.domains or ():
-            if domain.name != DOM0:
+            if domain.name == NAMELESS:
+                nameless.append(_nameless_row(name, domain))
+            elif domain.name != DOM0:
                 found.setdefault(base_name(domain.name), []).append(Place(name, domain, read))
 
     rows = []
@@ -187,8 +190,33 @@ def fleet_status(
     return {
         "format": JSON_FORMAT_VERSION,
         "dom0s": dom0s,
-        "guests": [row for row in rows if row is not None],
+        "guests": [row for row in rows if row is not None] + nameless,
         "unreadable": blind,
+    }
+
+
+def _nameless_row(dom0: str, domain: XlDomain) -> dict:
+    """
+    A domain xl lists as ``(null)``: no guest of anyone's (its name is gone), one
+    row per Dom0 and domid, never merged with another, no console to offer.
+    """
+
+    return {
+        "name": NAMELESS,
+        "domid": domain.domid,
+        "declared_on": None,
+        "declared_state": None,
+        "running_on": [dom0],
+        "state": domain_state(domain),
+        "memory_mib": domain.mem_mib,
+        "vcpus": domain.vcpus,
+        "uptime_seconds": None,
+        "autostart": None,
+        "unmanaged": False,
+        "nameless": True,
+        "drift": [f"nameless: domain {domain.domid} has no name in xenstore; one being destroyed goes within "
+                  f"seconds, one that stays is a zombie that holds its memory ({domain.mem_mib}M)"],
+        "consoles": {},
     }
 
 
@@ -205,6 +233,7 @@ def _guest_row(name, owner, places: list[Place], reads, ssh, blind, undeclared) 
         "uptime_seconds": None,
         "autostart": None,
         "unmanaged": guest is None,
+        "nameless": False,
         "drift": [],
         "consoles": {},
     }
@@ -297,6 +326,12 @@ def problem_words(dom0: dict) -> str:
     return f"UNREADABLE: {error}"
 
 
+def declared_words(guest: dict) -> str:
+    if guest["nameless"]:
+        return "NAMELESS"
+    return "UNMANAGED" if guest["unmanaged"] else _cell(guest["declared_on"])
+
+
 def _mib(value) -> str:
     return "-" if value is None else f"{value}M"
 
@@ -315,7 +350,7 @@ def render_table(model: dict) -> str:
     out += ["", "Guests"]
     out += _table(
         ["guest", "declared on", "running on", "state", "memory", "vCPUs", "uptime", "autostart", "drift"],
-        [[g["name"], "UNMANAGED" if g["unmanaged"] else _cell(g["declared_on"]), _cell(g["running_on"]),
+        [[g["name"], declared_words(g), _cell(g["running_on"]),
           _cell(g["state"]), _mib(g["memory_mib"]), _cell(g["vcpus"]), uptime_words(g["uptime_seconds"]),
           _cell(g["autostart"]), "; ".join(g["drift"]) or "none"]
          for g in model["guests"]],

@@ -243,6 +243,8 @@ AUTOSTART_RC = 'xendomains_enable="YES"\nxendomains_list="db web"\n'
         (["web"], 'xendomains_enable="NO"\nxendomains_list="web"\n', False, ("web",), (), ("web",),
          "guest web runs and would not come back (xendomains is not enabled: they would lose power)"),
         (["web"], "", False, ("web",), (), ("web",), "xendomains is not enabled"),
+        # a nameless domain (being destroyed, or a zombie) is no guest: the reboot clears it
+        (["web", "(null)"], AUTOSTART_RC, False, ("web",), ("web",), (), None),
     ],
 )
 def test_reboot_guests_plan(running, rc, allow, stopped, come_back, stay_stopped, refused):

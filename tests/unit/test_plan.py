@@ -96,10 +96,13 @@ def test_undeclared_domains_are_reported_and_transient_names_ignored():
             *dom0().domains,
             dataclasses.replace(running(GUEST).domains[-1], name="legacy"),
             dataclasses.replace(running(GUEST).domains[-1], name="web--incoming"),
+            dataclasses.replace(running(GUEST).domains[-1], name="(null)", domid=9),
         ],
     )
     plan = plan_guests(fleet({"xen1": []}, {"xen1": legacy}), "xen1", [], legacy)
-    assert plan.left_alone == ["guest legacy runs here but is not declared: left alone (unmanaged)"]
+    assert plan.left_alone == [
+        "guest legacy runs here but is not declared: left alone (unmanaged)",
+        "domain 9 has no name in xenstore (xl lists (null)): being destroyed, or a zombie if it stays; left alone"]
     assert plan.moves == [] and plan.problems == []
 
 

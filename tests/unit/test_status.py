@@ -249,6 +249,26 @@ def test_a_migrated_guest_an_unmanaged_domain_and_a_stopped_guest():
     assert model["dom0s"][1]["declared_memory_mib"] == 0  # idle is declared stopped
 
 
+def test_nameless_domains_are_each_their_own_row_with_no_console():
+    # xl lists a domain without a name in xenstore as "(null)": one libxl is destroying
+    # (the real 4.17 showed one right after xl migrate returned) or zombies that stay
+    # (fixtures/outputs/xl_list.null_domains.txt, from a Xen patch's report).
+    dying = "(null)                                       2   128     1     --p--d       3.0\n"
+    zombies = (Path(__file__).resolve().parents[1] / "fixtures" / "outputs" / "xl_list.null_domains.txt").read_text()
+    model = fleet_status({"xen1": [guest()], "xen2": []},
+                         {"xen1": read(xl_list=(XL_LIST + dying, 0)), "xen2": read(xl_list=(zombies, 0))}, SSH)
+    nameless = [g for g in model["guests"] if g["name"] == "(null)"]
+    assert [(g["running_on"], g["domid"], g["state"]) for g in nameless] == [
+        (["xen1"], 2, "dying"), (["xen2"], 1, "paused"), (["xen2"], 2, "paused")]
+    assert all(g["nameless"] and not g["unmanaged"] and not g["consoles"] and g["declared_on"] is None
+               for g in nameless)
+    assert "domain 2 has no name in xenstore" in nameless[0]["drift"][0]
+    assert by_name(model["guests"])["rxguest"]["drift"] == []  # the guest is unaffected
+    table = render_table(model)
+    assert "xl console '(null)'" not in table and "xl console (null)" not in table
+    assert [line.split()[1] for line in table.splitlines() if line.startswith("(null)")] == ["NAMELESS"] * 3
+
+
 def test_an_unreadable_dom0_makes_what_may_run_there_unknown():
     model = fleet_status({"xen1": [guest()], "xen2": [guest("other")]},
                          {"xen1": Unreadable("cannot read kern.osrelease: sysctl: not found"), "xen2": None}, SSH)
