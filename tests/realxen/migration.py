@@ -14,12 +14,11 @@ import socket
 import time
 from dataclasses import asdict, dataclass, field
 
-from facts.xl import parse_xl_list
 from operations.migrate import migrate_command, ssh_probe_command
 from spec.transport import migrate_transport
 from spec.xlcfg import config_path, render_xl_cfg
 
-from .scenario import DISK_SIZE, guest_spec
+from .scenario import DISK_SIZE, guest_spec, named_domains
 from .targets import RealTarget, SimTarget
 from .vm import RealXenVM
 
@@ -51,7 +50,7 @@ def operation_command(guest_name: str, ssh_command: str, address: str) -> str:
 
 
 def listing(target) -> list[dict]:
-    return [{"name": d.name, "state": d.state_flags} for d in parse_xl_list(target.run("xl list").stdout)
+    return [{"name": d.name, "state": d.state_flags} for d in named_domains(target.run("xl list").stdout)
             if d.name != "Domain-0"]
 
 

@@ -85,3 +85,14 @@ def test_the_harness_builds_the_migration_as_the_product_does():
     assert harness == "xl migrate -s 'ssh -p 2222 -o BatchMode=yes -o ConnectTimeout=10' mover xen2"
     assert "yield migrate_command(guest_name, target.ssh_command, target.address)" in inspect.getsource(
         live_migrate._inner.__wrapped__)
+
+
+def test_a_nameless_domain_is_not_among_the_domains_compared():
+    # the real 4.17 sender, right after xl migrate returned: the destroyed guest not yet gone
+    from tests.realxen.scenario import named_domains
+
+    text = ("Name                                        ID   Mem VCPUs\tState\tTime(s)\n"
+            "Domain-0                                     0   512     1     r-----      31.3\n"
+            "(null)                                       1   128     1     --p--d       3.0\n"
+            "rxmove                                       2   128     1     -b----       0.4\n")
+    assert [d.name for d in named_domains(text)] == ["Domain-0", "rxmove"]
