@@ -218,6 +218,24 @@ def slow_stopper(host, name: str) -> None:
     host.write("/etc/rc.conf", host.read("/etc/rc.conf") + f'{name}_enable="YES"\n')
 
 
+def test_init_s_timeout_terminates_the_stopping_script_too(dom0, clean):
+    # init.c runshutdown(): at the timeout waitpid() fails with EINTR and init calls
+    # kill(wpid, SIGTERM) with wpid == -1, so every process gets SIGTERM at once, not only
+    # rc.shutdown (the script that was cut never goes on after its sleep).
+    host = clean
+    host.write("/usr/local/etc/rc.d/t_trap", rc_script(
+        "t_trap", ":", "trap 'echo \"t_trap got TERM\"; exit 143' TERM\n"
+                       "echo \"t_trap stopping\"\nsleep 30\necho \"t_trap done\""), 0o555)
+    host.write("/etc/rc.conf", host.read("/etc/rc.conf") + 't_trap_enable="YES"\n')
+    sh(host, "sysctl kern.init_shutdown_timeout=2")
+    dom0.power_cycle("xen1")
+    log = host.read("/.sim/state/rc.shutdown.log").splitlines()
+    # (its shell may also say that its sleep was terminated)
+    assert "t_trap stopping" in log and "t_trap got TERM" in log and "t_trap done" not in log, log
+    assert ("init: timeout expired for /etc/rc.shutdown: Interrupted system call; going to single user mode"
+            in log), log
+
+
 def test_init_shutdown_timeout_is_a_read_write_sysctl_default_120(dom0, clean):
     host = clean
     assert sh(host, "sysctl kern.init_shutdown_timeout").stdout == "kern.init_shutdown_timeout: 120\n"
