@@ -238,7 +238,7 @@ class Fleet:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             # only the boot count: the rest of sim_state may be half-written while the host boots
-            if int(host._read_opt("/.sim/state/boot_count") or 0) > after_boot_count and self.servers[name].running:
+            if host.boot_count() > after_boot_count and self.servers[name].running:
                 if not (self._supervisor and self._supervisor.busy(name)):
                     return
             time.sleep(0.05)

@@ -500,6 +500,10 @@ class SimHost:
                          "volmode": f[3], "refreservation": int(f[4] or 0)}
         return out
 
+    def boot_count(self) -> int:
+        """How many times the host has booted (one file: readable while a boot writes the rest)."""
+        return int(self._read_opt("/.sim/state/boot_count") or 0)
+
     def sim_state(self) -> dict:
         """What tests assert on: the running kernel, Xen and Dom0 figures, boots, packages."""
         sysctls = self.sysctls() if self.exists("/.sim/sysctl/live") else {}
@@ -522,7 +526,7 @@ class SimHost:
             "name": self.name,
             "variant": self.variant.name,
             "port": self.port,
-            "boot_count": int(self._read_opt("/.sim/state/boot_count") or 0),
+            "boot_count": self.boot_count(),
             "kernel": "xen" if self.exists("/.sim/run/xen.booted") else "freebsd",
             "xen_version": self._read_opt("/.sim/run/xen.version"),
             "xen_cmdline": self._read_opt("/.sim/run/xen.cmdline"),
