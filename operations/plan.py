@@ -103,11 +103,12 @@ def plan_guests(fleet: Fleet, here: str, declared: list[GuestSpec], current: Gue
         running_here.add(domain.name)
         if domain.name in declared_here:
             continue
-        owner = fleet.owner(domain.name)
         if domain.name == NAMELESS:
             plan.left_alone.append(f"domain {domain.domid} has no name in xenstore (xl lists {NAMELESS}): "
                                    "being destroyed, or a zombie if it stays; left alone")
-        elif owner is None or owner.name == here:
+            continue
+        owner = fleet.owner(domain.name)
+        if owner is None or owner.name == here:
             plan.left_alone.append(f"guest {domain.name} runs here but is not declared: left alone (unmanaged)")
         elif is_ours(current, domain.name):
             # With move_disks the volumes are local to each Dom0, whatever B may hold under

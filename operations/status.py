@@ -195,48 +195,46 @@ def fleet_status(
     }
 
 
+def _row(name: str, running_on: list[str], **known) -> dict:
+    """A row of the guests table: every field, unknown (None, empty) unless ``known`` gives it."""
+
+    row = {
+        "name": name,
+        "declared_on": None,
+        "declared_state": None,
+        "running_on": running_on,
+        "state": None,
+        "memory_mib": None,
+        "vcpus": None,
+        "uptime_seconds": None,
+        "autostart": None,
+        "unmanaged": False,
+        "nameless": False,
+        "drift": [],
+        "consoles": {},
+    }
+    row.update(known)
+    return row
+
+
 def _nameless_row(dom0: str, domain: XlDomain) -> dict:
     """
     A domain xl lists as ``(null)``: no guest of anyone's (its name is gone), one
     row per Dom0 and domid, never merged with another, no console to offer.
     """
 
-    return {
-        "name": NAMELESS,
-        "domid": domain.domid,
-        "declared_on": None,
-        "declared_state": None,
-        "running_on": [dom0],
-        "state": domain_state(domain),
-        "memory_mib": domain.mem_mib,
-        "vcpus": domain.vcpus,
-        "uptime_seconds": None,
-        "autostart": None,
-        "unmanaged": False,
-        "nameless": True,
-        "drift": [f"nameless: domain {domain.domid} has no name in xenstore; one being destroyed goes within "
-                  f"seconds, one that stays is a zombie that holds its memory ({domain.mem_mib}M)"],
-        "consoles": {},
-    }
+    return _row(
+        NAMELESS, [dom0], domid=domain.domid, state=domain_state(domain), memory_mib=domain.mem_mib,
+        vcpus=domain.vcpus, nameless=True,
+        drift=[f"nameless: domain {domain.domid} has no name in xenstore; one being destroyed goes within "
+               f"seconds, one that stays is a zombie that holds its memory ({domain.mem_mib}M)"],
+    )
 
 
 def _guest_row(name, owner, places: list[Place], reads, ssh, blind, undeclared) -> dict | None:
     dom0_name, guest = owner or (None, None)
-    row = {
-        "name": name,
-        "declared_on": dom0_name,
-        "declared_state": guest.state if guest else None,
-        "running_on": [place.dom0 for place in places],
-        "state": None,
-        "memory_mib": None,
-        "vcpus": None,
-        "uptime_seconds": None,
-        "autostart": None,
-        "unmanaged": guest is None,
-        "nameless": False,
-        "drift": [],
-        "consoles": {},
-    }
+    row = _row(name, [place.dom0 for place in places], declared_on=dom0_name,
+               declared_state=guest.state if guest else None, unmanaged=guest is None)
     here = next((p for p in places if p.dom0 == dom0_name), None)
     place = here or (places[0] if places else None)
     if place is not None:
