@@ -89,7 +89,10 @@ class ZfsSnapshot:
         return self.name.partition("@")[2]
 
 
-ZFS_SNAPSHOTS_FIELDS = "name,guid,createtxg"
+def zfs_snapshots_argv(volume: str) -> tuple[str, ...]:
+    """The words of ``zfs list`` for the snapshots of ``volume`` that ``parse_zfs_snapshots`` reads."""
+
+    return ("zfs", "list", "-H", "-p", "-t", "snapshot", "-o", "name,guid,createtxg", volume)
 
 
 def parse_zfs_snapshots(text: str) -> list[ZfsSnapshot]:

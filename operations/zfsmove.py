@@ -42,7 +42,7 @@ from pyinfra.api import FunctionCommand, StringCommand, operation
 
 from facts.guests import GuestsHost, config_path
 from facts.zfs import (
-    ZFS_SNAPSHOTS_FIELDS, ZFS_VOLUMES_COMMAND, ZfsSnapshot, ZfsVolume, parse_zfs_snapshots, parse_zfs_volumes,
+    ZFS_VOLUMES_COMMAND, ZfsSnapshot, ZfsVolume, parse_zfs_snapshots, parse_zfs_volumes, zfs_snapshots_argv,
 )
 from spec.guest import GuestSpec
 from spec.xlcfg import config_mode
@@ -216,8 +216,7 @@ def _run(on_host, command: str) -> tuple[bool, str, str]:
 
 
 def read_snapshots(on_host, volume: str) -> list[ZfsSnapshot]:
-    ok, out, err = _run(on_host, shell_words("zfs", "list", "-H", "-p", "-t", "snapshot", "-o",
-                                             ZFS_SNAPSHOTS_FIELDS, volume))
+    ok, out, err = _run(on_host, shell_words(*zfs_snapshots_argv(volume)))
     if not ok:
         raise ValueError(f"cannot list the snapshots of {volume}: {(err or out).strip()[:200]}")
     return parse_zfs_snapshots(out)
@@ -357,7 +356,7 @@ class Mover:
         return theirs
 
     def target_snapshots(self, volume: str) -> list[ZfsSnapshot]:
-        ok, out, err = self.on_target("zfs", "list", "-H", "-p", "-t", "snapshot", "-o", ZFS_SNAPSHOTS_FIELDS, volume)
+        ok, out, err = self.on_target(*zfs_snapshots_argv(volume))
         if not ok:
             raise MoveFailed(f"cannot list the snapshots of {volume} on {self.target.name}: {err.strip()[:300]}")
         return parse_zfs_snapshots(out)
