@@ -574,8 +574,7 @@ def reboot_guests_plan(
     no guest comes back; without ``script_installed`` none is shut down either.
     """
 
-    # A nameless domain is being destroyed (or a zombie that only the reboot clears): no guest to stop.
-    guests = tuple(name for name in running if name not in ("Domain-0", NAMELESS))
+    guests = tuple(name for name in running if name != "Domain-0")
     enabled = _rc_yes(rc_conf.get("xendomains_enable", ""))
     listed = rc_conf.get("xendomains_list", "").split() if enabled and script_current else []
     come_back = tuple(name for name in listed if name in guests)
@@ -594,6 +593,10 @@ def reboot_guests_plan(
             'deploys/guests.py with "autostart": True for them, stop them, set xen_reboot: False to reboot '
             "later yourself, or set xen_reboot_stops_guests: True to let the reboot stop them"
         )
+        if NAMELESS in stay_stopped:
+            # xl lists a domain it cannot name so, and one an admin named so alike: never taken for gone.
+            refusal += (f" ({NAMELESS} is a domain without a name in xenstore: one being destroyed is gone in a "
+                        "moment, so run again; one that stays is a zombie, which the reboot clears)")
     return RebootGuestsPlan(guests, come_back, stay_stopped, lose_power, refusal)
 
 

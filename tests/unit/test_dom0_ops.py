@@ -243,8 +243,12 @@ AUTOSTART_RC = 'xendomains_enable="YES"\nxendomains_list="db web"\n'
         (["web"], 'xendomains_enable="NO"\nxendomains_list="web"\n', False, ("web",), (), ("web",),
          "guest web runs and would not come back (xendomains is not enabled: they would lose power)"),
         (["web"], "", False, ("web",), (), ("web",), "xendomains is not enabled"),
-        # a nameless domain (being destroyed, or a zombie) is no guest: the reboot clears it
-        (["web", "(null)"], AUTOSTART_RC, False, ("web",), ("web",), (), None),
+        # a nameless domain (being destroyed, a zombie, or one an admin named so: xl cannot tell)
+        # refuses the reboot like any domain that would not come back, and is said to be one
+        (["web", "(null)"], AUTOSTART_RC, False, ("web", "(null)"), ("web",), ("(null)",),
+         "guest (null) runs and would not come back (not in xendomains_list); "),
+        (["web", "(null)"], AUTOSTART_RC, False, ("web", "(null)"), ("web",), ("(null)",),
+         "((null) is a domain without a name in xenstore: one being destroyed is gone in a moment"),
     ],
 )
 def test_reboot_guests_plan(running, rc, allow, stopped, come_back, stay_stopped, refused):
