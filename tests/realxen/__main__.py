@@ -14,6 +14,9 @@ The real Xen as a test target (issue 11). Run as ``./run realxen [command]``:
     migrate    the two-VM migration scenario on real Xen
     sim-migrate  the same on two simhost Dom0s
 
+A real run in which a guest rebooted or crashed on its own (xl's per-domain
+logs say so) is run once more on fresh VMs; nothing of it is compared.
+
 Results (JSON) and the VMs' serial logs go to $REALXEN_CACHE/results
 (default /var/cache/pyinfra-freebsd-xen/realxen/results).
 """
@@ -31,6 +34,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from tests.realxen import image  # noqa: E402
+from tests.realxen.scenario import GuestsDisturbed  # noqa: E402
 from tests.realxen.vm import RealXenVM  # noqa: E402
 
 RESULTS = image.CACHE_ROOT / "results"
@@ -86,28 +90,38 @@ def cmd_boot(args) -> int:
 
 
 def cmd_scenario(args) -> int:
-    from tests.realxen.scenario import Scenario, run_scenario
-    from tests.realxen.targets import RealTarget
+    from tests.realxen.scenario import run_undisturbed
 
     started = time.monotonic()
-    vm = _boot()
-    scenario = Scenario(RealTarget(vm))
-    try:
-        scenario_started = time.monotonic()
-        run_scenario(scenario.target, scenario)
-        scenario_seconds = time.monotonic() - scenario_started
-    finally:
-        vm.stop()
-        _save("real.json", [asdict(step) for step in scenario.steps])
-    data = [asdict(step) for step in scenario.steps]
-    path = _save("real.json", data)
-    print(f"realxen: scenario on real xl in {scenario_seconds:.0f}s (with boot {time.monotonic() - started:.0f}s); "
-          f"results in {path}", flush=True)
+    data = run_undisturbed(_real_scenario_once, "the scenario on real xl")
+    print(f"realxen: scenario on real xl done {time.monotonic() - started:.0f}s after the first boot; "
+          f"results in {RESULTS / 'real.json'}", flush=True)
     if args.save_fixtures:
         FIXTURES.mkdir(parents=True, exist_ok=True)
         (FIXTURES / "scenario.json").write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
         print(f"realxen: scenario fixture written to {FIXTURES / 'scenario.json'}")
     return 0
+
+
+def _real_scenario_once() -> tuple[list[dict], str]:
+    from tests.realxen.scenario import Scenario, run_scenario
+    from tests.realxen.targets import RealTarget
+
+    vm = _boot()
+    scenario = Scenario(RealTarget(vm))
+    xl_logs = ""
+    try:
+        scenario_started = time.monotonic()
+        run_scenario(scenario.target, scenario)
+        print(f"realxen: scenario on real xl in {time.monotonic() - scenario_started:.0f}s", flush=True)
+    finally:
+        try:
+            xl_logs = scenario.target.xl_logs()
+            (RESULTS / "real-xl-logs.txt").write_text(xl_logs)
+        finally:
+            vm.stop()
+            _save("real.json", [asdict(step) for step in scenario.steps])
+    return [asdict(step) for step in scenario.steps], xl_logs
 
 
 def cmd_sim(args) -> int:
@@ -207,6 +221,9 @@ def main(argv: list[str] | None = None) -> int:
     except image.MissingPrerequisite as error:
         print(f"realxen: {error}", file=sys.stderr)
         return 2
+    except GuestsDisturbed as error:
+        print(f"realxen: {error}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from operations.migrate import migrate_command, ssh_probe_command
 from spec.transport import migrate_transport
 from spec.xlcfg import config_path, render_xl_cfg
 
-from .scenario import DISK_SIZE, guest_spec, named_domains
+from .scenario import DISK_SIZE, guest_spec, named_domains, run_undisturbed
 from .targets import RealTarget, SimTarget
 from .vm import RealXenVM
 
@@ -138,11 +138,17 @@ class SimMigrationTarget(SimTarget):
 
 
 def run_migration(boot_pair) -> int:
+    steps = run_undisturbed(lambda: _migration_once(boot_pair), "the migration part on real Xen")
+    return check_migration(steps)
+
+
+def _migration_once(boot_pair) -> tuple[list[MigrationStep], str]:
     image_dir, results = boot_pair()
     port = free_port()
     vm1 = RealXenVM("xen1", image_dir, ip=ADDRESSES["xen1"], hosts=ADDRESSES, net=("listen", port), log_dir=results)
     vm2 = RealXenVM("xen2", image_dir, ip=ADDRESSES["xen2"], hosts=ADDRESSES, net=("connect", port), log_dir=results)
     steps: list[MigrationStep] = []
+    xl_logs = ""
     started = time.monotonic()
     try:
         for vm in (vm1, vm2):
@@ -151,13 +157,19 @@ def run_migration(boot_pair) -> int:
         print(f"realxen: xen2 booted in {vm2.start():.0f}s", flush=True)
         migration_steps(RealMigrationTarget(vm1), RealMigrationTarget(vm2), steps)
     finally:
-        vm1.stop()
-        vm2.stop()
-        data = [asdict(step) for step in steps]
-        (results / "migration.json").write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+        try:
+            # Each Dom0's logs, their file names prefixed with the Dom0's.
+            xl_logs = "".join(RealTarget(vm).xl_logs().replace("== /", f"== {vm.name}:/")
+                              for vm in (vm1, vm2) if vm.sock and vm.proc and vm.proc.poll() is None)
+            (results / "migration-xl-logs.txt").write_text(xl_logs)
+        finally:
+            vm1.stop()
+            vm2.stop()
+            data = [asdict(step) for step in steps]
+            (results / "migration.json").write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
     print(f"realxen: migration part on real Xen in {time.monotonic() - started:.0f}s; "
           f"results in {results / 'migration.json'}")
-    return check_migration(steps)
+    return steps, xl_logs
 
 
 def run_sim_migration(results) -> int:

@@ -9,7 +9,11 @@ import shlex
 import time
 from types import SimpleNamespace
 
-from .vm import RealXenVM, Result
+from .vm import RealXenVM, Result, VMError
+
+
+# Each file under its name, oldest rotation first (xl rotates xl-NAME.log to .1 ... at each creation).
+XL_LOGS = ("for f in $(ls -r /var/log/xen/xl-*.log* 2>/dev/null); do echo \"== $f\"; cat \"$f\"; done")
 
 
 class RealTarget:
@@ -26,6 +30,14 @@ class RealTarget:
 
     def prepare(self, guests) -> None:
         self.vm.run("mkdir -p /vm /usr/local/etc/xen")
+
+    def xl_logs(self) -> str:
+        """The logs xl's per-domain daemons keep (xl-NAME.log, with the shutdown reason of each domain)."""
+
+        try:
+            return self.vm.run(XL_LOGS).stdout
+        except VMError as error:  # the run's own failure, if any, is the one to show
+            return f"(xl's logs unreadable: {error})\n"
 
     def wait_guest_up(self, name: str, timeout: float = 300) -> None:
         """Linux writes control/feature-poweroff once it listens for shutdown requests (drivers/xen/manage.c)."""

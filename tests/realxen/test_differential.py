@@ -96,3 +96,43 @@ def test_a_nameless_domain_is_not_among_the_domains_compared():
             "(null)                                       1   128     1     --p--d       3.0\n"
             "rxmove                                       2   128     1     -b----       0.4\n")
     assert [d.name for d in named_domains(text)] == ["Domain-0", "rxmove"]
+
+
+XL_LOGS_POWEROFF = (Path(__file__).resolve().parents[1] / "fixtures" / "outputs" / "xen-4.17"
+                    / "xl_logs.poweroff_and_destroy.txt")
+XL_LOGS_REBOOT = Path(__file__).resolve().parents[1] / "fixtures" / "outputs" / "xen-4.17" / "xl_logs.reboot.txt"
+
+
+def test_shutdowns_the_scenario_asked_for_do_not_disturb_a_run():
+    from tests.realxen.scenario import guests_own_shutdowns
+
+    # the real 4.17 after a whole scenario: xl shutdown (reason 0) and xl destroy
+    assert guests_own_shutdowns(XL_LOGS_POWEROFF.read_text()) == []
+    migrated = "== xen1:/var/log/xen/xl-rxmove.log\nDomain 2 has shut down, reason code 2 0x2\nDomain has suspended.\n"
+    assert guests_own_shutdowns(migrated) == []
+
+
+def test_a_guest_that_rebooted_on_its_own_is_named_with_xls_own_log_line():
+    from tests.realxen.scenario import guests_own_shutdowns
+
+    found = guests_own_shutdowns(XL_LOGS_REBOOT.read_text())
+    assert len(found) == 1
+    assert found[0].startswith("/var/log/xen/xl-rxguest.log: domain ") and " rebooted (" in found[0]
+    assert "reason code 1 0x1" in found[0]
+    crashed = "== xen2:/var/log/xen/xl-rxmove.log\nDomain 5 has shut down, reason code 3 0x3\n"
+    assert guests_own_shutdowns(crashed) == [
+        "xen2:/var/log/xen/xl-rxmove.log: domain 5 crashed ('Domain 5 has shut down, reason code 3 0x3')"]
+
+
+def test_a_disturbed_run_is_run_again_and_twice_disturbed_fails(capsys):
+    from tests.realxen.scenario import GuestsDisturbed, run_undisturbed
+
+    reboot, clean = XL_LOGS_REBOOT.read_text(), XL_LOGS_POWEROFF.read_text()
+    attempts = iter([("first", reboot), ("second", clean)])
+    assert run_undisturbed(lambda: next(attempts), "the scenario") == "second"
+    out = capsys.readouterr().out
+    assert "attempt 1: the guest's own doing, not xl's" in out and "running it again" in out
+
+    assert run_undisturbed(lambda: ("only", clean), "the scenario") == "only"
+    with pytest.raises(GuestsDisturbed, match="in all 2 attempts"):
+        run_undisturbed(lambda: ("again", reboot), "the scenario")
