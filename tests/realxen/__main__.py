@@ -34,7 +34,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from tests.realxen import image  # noqa: E402
-from tests.realxen.scenario import GuestsDisturbed  # noqa: E402
+from tests.realxen.disturbed import GuestsDisturbed, run_undisturbed  # noqa: E402
 from tests.realxen.vm import RealXenVM  # noqa: E402
 
 RESULTS = image.CACHE_ROOT / "results"
@@ -90,8 +90,6 @@ def cmd_boot(args) -> int:
 
 
 def cmd_scenario(args) -> int:
-    from tests.realxen.scenario import run_undisturbed
-
     started = time.monotonic()
     data = run_undisturbed(_real_scenario_once, "the scenario on real xl")
     print(f"realxen: scenario on real xl done {time.monotonic() - started:.0f}s after the first boot; "

@@ -18,7 +18,8 @@ from operations.migrate import migrate_command, ssh_probe_command
 from spec.transport import migrate_transport
 from spec.xlcfg import config_path, render_xl_cfg
 
-from .scenario import DISK_SIZE, guest_spec, named_domains, run_undisturbed
+from .disturbed import run_undisturbed
+from .scenario import DISK_SIZE, guest_spec, named_domains
 from .targets import RealTarget, SimTarget
 from .vm import RealXenVM
 
@@ -158,9 +159,7 @@ def _migration_once(boot_pair) -> tuple[list[MigrationStep], str]:
         migration_steps(RealMigrationTarget(vm1), RealMigrationTarget(vm2), steps)
     finally:
         try:
-            # Each Dom0's logs, their file names prefixed with the Dom0's.
-            xl_logs = "".join(RealTarget(vm).xl_logs().replace("== /", f"== {vm.name}:/")
-                              for vm in (vm1, vm2) if vm.sock and vm.proc and vm.proc.poll() is None)
+            xl_logs = RealTarget(vm1).xl_logs() + RealTarget(vm2).xl_logs()
             (results / "migration-xl-logs.txt").write_text(xl_logs)
         finally:
             vm1.stop()

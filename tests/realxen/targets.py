@@ -12,7 +12,7 @@ from types import SimpleNamespace
 from .vm import RealXenVM, Result, VMError
 
 
-# Each file under its name, oldest rotation first (xl rotates xl-NAME.log to .1 ... at each creation).
+# Each file under a "== PATH" line (ls -r: xl-NAME.log.1, rotated at the next creation, before xl-NAME.log).
 XL_LOGS = ("for f in $(ls -r /var/log/xen/xl-*.log* 2>/dev/null); do echo \"== $f\"; cat \"$f\"; done")
 
 
@@ -32,10 +32,15 @@ class RealTarget:
         self.vm.run("mkdir -p /vm /usr/local/etc/xen")
 
     def xl_logs(self) -> str:
-        """The logs xl's per-domain daemons keep (xl-NAME.log, with the shutdown reason of each domain)."""
+        """
+        The logs xl's per-domain daemons keep (xl-NAME.log, with the shutdown
+        reason of each domain), each path prefixed with the VM's name ("== xen1:/var/log/...").
+        """
 
+        if not (self.vm.sock and self.vm.proc and self.vm.proc.poll() is None):
+            return f"(xl's logs unreadable: {self.vm.name} is not running)\n"
         try:
-            return self.vm.run(XL_LOGS).stdout
+            return self.vm.run(XL_LOGS).stdout.replace("== /", f"== {self.vm.name}:/")
         except VMError as error:  # the run's own failure, if any, is the one to show
             return f"(xl's logs unreadable: {error})\n"
 

@@ -104,7 +104,7 @@ XL_LOGS_REBOOT = Path(__file__).resolve().parents[1] / "fixtures" / "outputs" / 
 
 
 def test_shutdowns_the_scenario_asked_for_do_not_disturb_a_run():
-    from tests.realxen.scenario import guests_own_shutdowns
+    from tests.realxen.disturbed import guests_own_shutdowns
 
     # the real 4.17 after a whole scenario: xl shutdown (reason 0) and xl destroy
     assert guests_own_shutdowns(XL_LOGS_POWEROFF.read_text()) == []
@@ -113,7 +113,7 @@ def test_shutdowns_the_scenario_asked_for_do_not_disturb_a_run():
 
 
 def test_a_guest_that_rebooted_on_its_own_is_named_with_xls_own_log_line():
-    from tests.realxen.scenario import guests_own_shutdowns
+    from tests.realxen.disturbed import guests_own_shutdowns
 
     found = guests_own_shutdowns(XL_LOGS_REBOOT.read_text())
     assert len(found) == 1
@@ -125,7 +125,7 @@ def test_a_guest_that_rebooted_on_its_own_is_named_with_xls_own_log_line():
 
 
 def test_a_disturbed_run_is_run_again_and_twice_disturbed_fails(capsys):
-    from tests.realxen.scenario import GuestsDisturbed, run_undisturbed
+    from tests.realxen.disturbed import GuestsDisturbed, run_undisturbed
 
     reboot, clean = XL_LOGS_REBOOT.read_text(), XL_LOGS_POWEROFF.read_text()
     attempts = iter([("first", reboot), ("second", clean)])
@@ -136,3 +136,20 @@ def test_a_disturbed_run_is_run_again_and_twice_disturbed_fails(capsys):
     assert run_undisturbed(lambda: ("only", clean), "the scenario") == "only"
     with pytest.raises(GuestsDisturbed, match="in all 2 attempts"):
         run_undisturbed(lambda: ("again", reboot), "the scenario")
+
+
+def test_xl_logs_are_labelled_with_their_vm_and_a_stopped_vm_is_said_so():
+    from types import SimpleNamespace
+
+    from tests.realxen.disturbed import guests_own_shutdowns
+    from tests.realxen.targets import RealTarget
+    from tests.realxen.vm import Result
+
+    running = SimpleNamespace(poll=lambda: None)
+    vm = SimpleNamespace(name="xen2", sock=object(), proc=running,
+                         run=lambda command: Result(0, XL_LOGS_REBOOT.read_text(), ""))
+    logs = RealTarget(vm).xl_logs()
+    assert logs.startswith("== xen2:/var/log/xen/xl-rxguest.log\n")
+    assert guests_own_shutdowns(logs)[0].startswith("xen2:/var/log/xen/xl-rxguest.log: domain 1 rebooted")
+    never_started = SimpleNamespace(name="xen1", sock=None, proc=None)
+    assert RealTarget(never_started).xl_logs() == "(xl's logs unreadable: xen1 is not running)\n"
